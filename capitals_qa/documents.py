@@ -1,0 +1,59 @@
+"""Reading documents for the store from JSON or JSONL files of {"content", "meta"} records."""
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+from haystack.schema import Document
+
+JSON_SUFFIXES = {".json", ".jsonl"}
+# Content plus metadata (which holds the source name): the same passage from two sources stays two documents,
+# and writing the same file twice gives the same ids.
+ID_HASH_KEYS = ["content", "meta"]
+
+
+class DocumentsError(Exception):
+    """Documents that cannot be loaded; the message names the file and what is wrong in it."""
+
+
+def read_records_file(path: Path) -> List[Document]:
+    """Documents from a .json file (an array of records) or a .jsonl file (one record a line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DocumentsError(f"cannot read documents from {path}: {error}") from None
+    records = _jsonl_records(path, text) if path.suffix == ".jsonl" else _json_records(path, text)
+    documents = [_to_document(path, where, record) for where, record in records]
+    if not documents:
+        raise DocumentsError(f"{path} holds no documents")
+    return documents
+
+
+def _json_records(path: Path, text: str) -> Iterator:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DocumentsError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, list):
+        raise DocumentsError(f"{path} must hold a JSON array of {{\"content\", \"meta\"}} records")
+    return ((f"record {i}", record) for i, record in enumerate(data))
+
+
+def _jsonl_records(path: Path, text: str) -> Iterator:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {number}", json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DocumentsError(f"{path} line {number} is not valid JSON: {error}") from None
+
+
+def _to_document(path: Path, where: str, record: Any) -> Document:
+    if not isinstance(record, dict) or not isinstance(record.get("content"), str) or not record["content"].strip():
+        raise DocumentsError(f"{path} {where}: expected an object with a non-empty string \"content\"")
+    meta: Dict[str, Any] = record.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise DocumentsError(f"{path} {where}: \"meta\" must be an object")
+    # Haystack's clients show meta.name as an answer's source.
+    meta = {"name": path.name, **meta}
+    return Document(content=record["content"], meta=meta, id_hash_keys=ID_HASH_KEYS)

@@ -1,0 +1,117 @@
+"""Request parsing and validation, before any pipeline work."""
+import asyncio
+
+import pytest
+
+from capitals_qa.server.requests import (
+    RequestError,
+    check_params,
+    parse_query_request,
+    parse_question,
+    read_limited,
+)
+
+NODES = {
+    "Retriever": {"root_node", "query", "filters", "top_k", "documents", "index", "headers", "scale_score"},
+    "Reader": {"query", "documents", "top_k", "labels", "add_isolated_node_eval"},
+}
+
+
+async def _chunks(*parts):
+    for part in parts:
+        yield part
+
+
+def read(parts, declared, limit):
+    return asyncio.run(read_limited(_chunks(*parts), declared, limit))
+
+
+def status_of(call, *args):
+    with pytest.raises(RequestError) as raised:
+        call(*args)
+    return raised.value.status, " ".join(raised.value.messages)
+
+
+def test_read_limited_joins_chunks_up_to_the_limit():
+    assert read([b"ab", b"cd"], "4", 4) == b"abcd"
+
+
+def test_read_limited_refuses_a_declared_length_over_the_limit_before_reading():
+    assert status_of(read, [b"a"], "5", 4)[0] == 413
+
+
+def test_read_limited_refuses_an_undeclared_body_that_grows_over_the_limit():
+    assert status_of(read, [b"abc", b"de"], None, 4) == (413, "request body is larger than the limit of 4 bytes")
+
+
+def test_question_is_decoded_utf8_and_stripped():
+    assert parse_question("  Wo liegt Zürich?\n".encode()) == "Wo liegt Zürich?"
+
+
+@pytest.mark.parametrize("body, status, mentions", [(b"", 400, "empty"), (b" \r\n", 400, "empty"), (b"\xc3(", 400, "UTF-8")])
+def test_bad_questions(body, status, mentions):
+    got_status, message = status_of(parse_question, body)
+    assert got_status == status and mentions in message
+
+
+def test_query_request_accepts_haystack_rest_bodies():
+    request = parse_query_request(b'{"query": "Who?", "params": {"Retriever": {"top_k": 2}}, "debug": true}')
+    assert (request.query, request.params, request.debug) == ("Who?", {"Retriever": {"top_k": 2}}, True)
+    assert parse_query_request(b'{"query": "Who?"}').params is None
+
+
+@pytest.mark.parametrize(
+    "body, status, mentions",
+    [
+        (b"nope", 400, "not valid JSON"),
+        (b"\xff", 400, "UTF-8"),
+        (b"3", 422, "JSON object"),
+        (b'{"params": {}}', 422, "query: field required"),
+        (b'{"query": ["a"]}', 422, "query: str type expected"),
+        (b'{"query": "a", "debug": 1}', 422, "debug"),
+        (b'{"query": "a", "params": "x"}', 422, "params: must be an object"),
+        (b'{"query": "a", "params": []}', 422, "params: must be an object"),
+        (b'{"query": "a", "top_k": 3}', 422, "top_k: extra fields not permitted"),
+        (b'{"query": ""}', 400, "empty"),
+    ],
+)
+def test_bad_query_requests_name_the_field(body, status, mentions):
+    got_status, message = status_of(parse_query_request, body)
+    assert got_status == status and mentions in message
+
+
+@pytest.mark.parametrize(
+    "params",
+    [None, {}, {"top_k": 3}, {"filters": {"name": ["Italy"]}}, {"Retriever": {"top_k": 10}, "Reader": {"top_k": 3}},
+     {"debug": True}, {"Retriever": {"filters": None}}],
+)
+def test_valid_params_pass(params):
+    check_params(params, NODES)
+
+
+def test_params_the_pipeline_would_ignore_are_refused():
+    unsupported = {"filters": "the store ignores them"}
+    check_params({"filters": None, "Retriever": {"filters": {}}}, NODES, unsupported)
+    for params in ({"filters": {"a": 1}}, {"Retriever": {"filters": {"a": 1}}}):
+        assert status_of(check_params, params, NODES, unsupported) == (
+            400, "params: 'filters' is not supported by this pipeline: the store ignores them")
+
+
+@pytest.mark.parametrize(
+    "params, mentions",
+    [
+        ({"Ranker": {"top_k": 1}}, "its nodes are ['Reader', 'Retriever']"),
+        ({"Retriever": {"top_n": 1}}, "Retriever has no parameter 'top_n'"),
+        ({"Retriever": {"query": "other"}}, "has no parameter 'query'"),
+        ({"Reader": 3}, "params.Reader must be an object"),
+        ({"top_k": "3"}, "params.top_k must be a whole number"),
+        ({"top_k": True}, "params.top_k must be a whole number"),
+        ({"Reader": {"top_k": -1}}, "params.Reader.top_k"),
+        ({"filters": ["Italy"]}, "params.filters must be an object, got an array"),
+        ({"documents": []}, "input of the pipeline"),
+        ({"debug": "yes"}, "params.debug must be true or false"),
+    ],
+)
+def test_invalid_params_get_400_naming_the_problem(params, mentions):
+    status, message = status_of(check_params, params, NODES)
+    assert status == 400 and mentions in message
