@@ -48,3 +48,9 @@ def test_relative_paths_fall_back_to_the_project_directory(tmp_path, monkeypatch
     assert Path(ServiceSettings.from_args({"pipeline": "pipeline.yml"}, environ={}).pipeline_yaml) == DEFAULT_PIPELINE_YAML
     (tmp_path / "pipeline.yml").write_text("mine")
     assert ServiceSettings.from_args({"pipeline": "pipeline.yml"}, environ={}).pipeline_yaml == str(tmp_path / "pipeline.yml")
+
+
+def test_a_set_environment_variable_wins_over_the_argument():
+    settings = ServiceSettings.from_args({"pipeline": "pipeline.yml", "pipeline_name": "query"}, environ={"PIPELINE_NAME": "other"})
+    assert settings.pipeline_name == "other"
+    assert Path(settings.pipeline_yaml) == DEFAULT_PIPELINE_YAML
