@@ -13,7 +13,6 @@ from ray.serve import Application
 
 from capitals_qa.pipelines import (
     document_count,
-    fill_document_store,
     load_pipeline,
     node_parameters,
     unsupported_parameters,
@@ -44,7 +43,6 @@ class HaystackQA(QARoutes):
         self.torch_threads = use_assigned_cpus()
         self.settings = settings
         self.pipeline = load_pipeline(settings)
-        fill_document_store(self.pipeline, settings.documents)
         self.node_parameters = node_parameters(self.pipeline)
         self.unsupported_parameters = unsupported_parameters(self.pipeline)
         # One thread: questions run one after another, each with all of the replica's torch threads.

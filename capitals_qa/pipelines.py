@@ -1,13 +1,21 @@
-"""Loading the YAML pipeline a replica serves and filling its document store."""
+"""Loading the pipelines of a YAML file and filling their document store."""
 import inspect
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Set
+from typing import Dict, Mapping, Set
 
 from haystack import Pipeline
 from haystack.document_stores import InMemoryDocumentStore
+from haystack.nodes.base import BaseComponent
+from haystack.pipelines.config import (
+    get_component_definitions,
+    get_pipeline_definition,
+    read_pipeline_config_from_yaml,
+    validate_config,
+)
 
+import capitals_qa.nodes  # noqa: F401  (makes our node types known to YAML files)
 from capitals_qa.documents import JSON_SUFFIXES, DocumentsError, read_records_file
 from capitals_qa.settings import ServiceSettings
 
@@ -18,33 +26,85 @@ class StartupError(Exception):
     """The service cannot start; the message says which file or setting is wrong."""
 
 
+class YamlPipelines:
+    """The pipelines of one YAML file, sharing their components.
+
+    Haystack's `Pipeline.load_from_yaml` builds new components for every pipeline it loads; an in-memory
+    store must be the same object in the `indexing` pipeline that writes it and the `query` pipeline that
+    reads it, and a model should be loaded once.
+    """
+
+    def __init__(self, path: Path, node_param_env: Mapping[str, str] = {}):
+        # Haystack reads `<NODE>_PARAMS_<PARAM>` overrides from this process's environment.
+        os.environ.update(node_param_env)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StartupError(f"pipeline file {self.path} does not exist")
+        try:
+            self.config = read_pipeline_config_from_yaml(self.path)
+            validate_config(self.config)
+            self._definitions = get_component_definitions(self.config, overwrite_with_env_variables=True)
+        except Exception as error:
+            raise StartupError(f"cannot read pipelines from {self.path}: {error}") from error
+        self._components: Dict[str, BaseComponent] = {}
+
+    @property
+    def names(self) -> list:
+        return [pipeline["name"] for pipeline in self.config["pipelines"]]
+
+    def load(self, name: str) -> Pipeline:
+        if name not in self.names:
+            raise StartupError(f"{self.path} defines no pipeline {name!r}; it has {self.names}")
+        pipeline = Pipeline()
+        for node in get_pipeline_definition(self.config, pipeline_name=name)["nodes"]:
+            try:
+                component = Pipeline._load_or_get_component(
+                    name=node["name"], definitions=self._definitions, components=self._components
+                )
+            except Exception as error:
+                raise StartupError(self._why_not_loaded(node["name"], error)) from error
+            pipeline.add_node(component=component, name=node["name"], inputs=node["inputs"])
+        return pipeline
+
+    def _why_not_loaded(self, name: str, error: Exception) -> str:
+        # Haystack's own message for an unreachable Elasticsearch is a paragraph; operators need host and port.
+        store = self._definitions.get("DocumentStore", {})
+        if "Elasticsearch" in store.get("type", "") and "connection" in str(error).lower():
+            params = store.get("params", {})
+            where = f"{params.get('host', 'localhost')}:{params.get('port', 9200)}"
+            return f"cannot reach Elasticsearch at {where} (set DOCUMENTSTORE_PARAMS_HOST and _PORT to change)"
+        return f"cannot load {name!r} of {self.path}: {error}"
+
+
 def load_pipeline(settings: ServiceSettings) -> Pipeline:
-    """The named pipeline from the YAML file, with `<NODE>_PARAMS_<PARAM>` overrides applied."""
-    # Haystack reads the overrides from this process's environment; they were captured where the app was built.
-    os.environ.update(settings.node_param_env)
-    path = Path(settings.pipeline_yaml)
-    if not path.is_file():
-        raise StartupError(f"pipeline file {path} does not exist")
-    try:
-        return Pipeline.load_from_yaml(path, pipeline_name=settings.pipeline_name)
-    except Exception as error:
-        raise StartupError(f"cannot load pipeline {settings.pipeline_name!r} from {path}: {error}") from error
+    """The pipeline the service answers with, its store filled from `settings.documents` when empty."""
+    pipelines = YamlPipelines(Path(settings.pipeline_yaml), settings.node_param_env)
+    query = pipelines.load(settings.pipeline_name)
+    fill_document_store(pipelines, query, settings.documents)
+    return query
 
 
-def fill_document_store(pipeline: Pipeline, documents: str) -> None:
-    """Write `documents` into the pipeline's store when it is empty; a store that has documents is left alone."""
-    store = pipeline.get_document_store()
+def fill_document_store(pipelines: YamlPipelines, query: Pipeline, documents: str) -> None:
+    """Fill the query pipeline's store from `documents` when it is empty; a store with documents is left alone.
+
+    A .json/.jsonl file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline.
+    """
+    store = query.get_document_store()
     if store is None or not documents or store.get_document_count() > 0:
         return
     path = Path(documents)
-    if path.suffix not in JSON_SUFFIXES:
-        raise StartupError(f"documents {path}: expected a .json or .jsonl file of {{\"content\", \"meta\"}} records")
     try:
-        docs = read_records_file(path)
-    except DocumentsError as error:
+        if path.suffix in JSON_SUFFIXES:
+            docs = read_records_file(path)
+            store.write_documents(docs)
+            logger.info("Wrote %d documents from %s", len(docs), path)
+        else:
+            from capitals_qa.indexing import collect_text_files, index_files
+
+            report = index_files(pipelines.load("indexing"), collect_text_files([path]), store=store)
+            logger.info("Indexed %s: %s", path, report.summary())
+    except (DocumentsError, FileNotFoundError) as error:
         raise StartupError(str(error)) from None
-    store.write_documents(docs)
-    logger.info("Wrote %d documents from %s", len(docs), path)
 
 
 def document_count(pipeline: Pipeline) -> int:

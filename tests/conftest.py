@@ -77,11 +77,8 @@ def direct_pipeline(qa_url):
     """The same YAML, overrides and documents as the served app, run in this process without Serve."""
     import torch
 
-    from capitals_qa.pipelines import fill_document_store, load_pipeline
+    from capitals_qa.pipelines import load_pipeline
     from capitals_qa.settings import ServiceSettings
 
     torch.set_num_threads(1)  # as many as the replica has, so float sums are added up in the same order
-    settings = ServiceSettings.from_env()
-    pipeline = load_pipeline(settings)
-    fill_document_store(pipeline, settings.documents)
-    return pipeline
+    return load_pipeline(ServiceSettings.from_env())

@@ -1,0 +1,44 @@
+"""capitals-index: run a pipeline YAML's `indexing` pipeline over .txt files and folders."""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from capitals_qa.indexing import collect_text_files, index_files
+from capitals_qa.pipelines import StartupError, YamlPipelines
+from capitals_qa.settings import OPTIONS
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="capitals-index",
+        description="Index .txt files into the document store of a pipeline YAML, through its `indexing` "
+        "pipeline. Documents get ids from their content and source, so indexing again writes no duplicates.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, help=".txt files, or folders searched for them")
+    parser.add_argument(
+        "--pipeline",
+        default=OPTIONS["pipeline"][1],
+        help="pipeline YAML (default: the embedded pipeline.yml, whose in-memory store lives only as long as "
+        "this command: useful to check a corpus; use pipelines/elasticsearch.yml for a store that lasts)",
+    )
+    parser.add_argument("--pipeline-name", default="indexing", help="the pipeline to run (default: indexing)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        files = collect_text_files(args.paths)  # a missing path stops us before anything is written
+        indexing = YamlPipelines(Path(args.pipeline)).load(args.pipeline_name)
+    except (FileNotFoundError, StartupError) as error:
+        print(f"capitals-index: error: {error}", file=sys.stderr)
+        return 2
+    report = index_files(indexing, files, indexing.get_document_store(), progress=not args.no_progress)
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Pipeline nodes of our own, usable in any Haystack 1.x YAML once this module is imported."""
+import hashlib
+import json
+from typing import List, Optional, Tuple
+
+from haystack.nodes.base import BaseComponent
+from haystack.schema import Document
+
+
+
+def passage_id(content: str, meta: dict) -> str:
+    """An id from the passage's text and metadata (its source's name and number in the source).
+
+    The same file indexed again gives the same ids, so nothing is written twice, and equal text from two
+    sources stays two documents. hashlib, because Haystack's own id hash is pure Python and slow.
+    """
+    return hashlib.md5(json.dumps([content, meta], sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+class WordWindowSplitter(BaseComponent):
+    """Splits documents into windows of `split_length` words, each overlapping the last by `split_overlap`.
+
+    Haystack's PreProcessor does this too, but it needs NLTK and, when NLTK's punkt data is missing, tries to
+    download it as soon as it is created, whatever its settings. This node needs neither. Sentence-boundary
+    splitting stays available through PreProcessor (`split_respect_sentence_boundary: true`) for those who
+    have the data.
+    """
+
+    outgoing_edges = 1
+
+    def __init__(self, split_length: int = 200, split_overlap: int = 20):
+        super().__init__()
+        if split_length < 1 or not 0 <= split_overlap < split_length:
+            raise ValueError(f"need split_length >= 1 and 0 <= split_overlap < split_length, got {split_length}, {split_overlap}")
+        self.split_length = split_length
+        self.split_overlap = split_overlap
+
+    def split(self, document: Document) -> List[Document]:
+        words = document.content.split()
+        step = self.split_length - self.split_overlap
+        # The last window may be short; a window that only repeats the previous one's overlap is not made.
+        starts = [s for s in range(0, len(words), step) if s == 0 or s + self.split_overlap < len(words)]
+        return [
+            self._passage(" ".join(words[start : start + self.split_length]), {**document.meta, "_split_id": number})
+            for number, start in enumerate(starts)
+        ]
+
+    @staticmethod
+    def _passage(content: str, meta: dict) -> Document:
+        return Document(content=content, meta=meta, id=passage_id(content, meta))
+
+    def run(self, documents: List[Document]) -> Tuple[dict, str]:  # type: ignore[override]
+        return {"documents": [passage for document in documents for passage in self.split(document)]}, "output_1"
+
+    def run_batch(self, documents: List[List[Document]]) -> Tuple[dict, str]:  # type: ignore[override]
+        return {"documents": [self.run(batch)[0]["documents"] for batch in documents]}, "output_1"

@@ -1,0 +1,62 @@
+"""serve_config.yaml: valid for Ray Serve, naming the real app, and serving answers when deployed."""
+import copy
+
+import pytest
+import requests
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from capitals_qa.deployment import HaystackQA
+from capitals_qa.settings import PROJECT_DIR, ServiceSettings
+from conftest import wait_until_ready
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
+
+
+def test_config_is_valid_for_ray_serve_and_names_the_real_app(config):
+    schema = ServeDeploySchema.parse_obj(config)
+    (app,) = schema.applications
+    assert app.import_path == "capitals:app"
+    ServiceSettings.from_args(app.args, environ={})  # the builder accepts the arguments
+    (deployment,) = app.deployments
+    assert deployment.name == HaystackQA.name == "HaystackQA"
+    autoscaling = deployment.autoscaling_config
+    assert (autoscaling["min_replicas"], autoscaling["initial_replicas"], autoscaling["max_replicas"]) == (1, 2, 5)
+    assert autoscaling["downscale_delay_s"] == 30 and autoscaling["target_ongoing_requests"] > 0
+    assert deployment.max_ongoing_requests >= 16 and deployment.max_queued_requests > 0
+    assert deployment.ray_actor_options.num_cpus >= 1
+    assert schema.http_options.port == 8000 and schema.http_options.request_timeout_s > 0
+
+
+def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, serve_url, qa_model, tmp_path):
+    from ray import serve
+
+    corpus = tmp_path / "txt"
+    corpus.mkdir()
+    (corpus / "Italy.txt").write_text("Rome is the capital of Italy. " + "Italy has many old towns. " * 60)
+    (corpus / "Peru.txt").write_text("Lima is the capital of Peru.")
+    app_config = copy.deepcopy(config["applications"][0])
+    # Beside the session's default app: its own name and path, these documents, the local model.
+    app_config.update(name="from-config", route_prefix="/from-config")
+    app_config["args"]["documents"] = str(corpus)
+    app_config["runtime_env"] = {"env_vars": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model), "HF_HUB_OFFLINE": "1"}}
+    # The same call `serve run serve_config.yaml` makes once Serve is up.
+    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app_config]}), _blocking=True)
+    url = f"{serve_url}/from-config"
+    try:
+        wait_until_ready(url)
+        status = serve.status().applications["from-config"].deployments["HaystackQA"]
+        assert status.replica_states.get("RUNNING") == 2  # initial_replicas
+        # 306 words -> passages at 0 and 180; Peru -> one. Every replica reports the same count.
+        counts = {requests.get(f"{url}/health", timeout=10).json()["document_count"] for _ in range(6)}
+        assert counts == {3}
+        answer = requests.post(url, data="What is the capital of Peru?", timeout=60)
+        assert answer.status_code == 200
+        documents = requests.post(f"{url}/query", json={"query": "What is the capital of Peru?"}, timeout=60).json()["documents"]
+        assert documents[0]["meta"]["name"] == "Peru.txt"
+        assert answer.text in " ".join(d["content"] for d in documents)
+    finally:
+        serve.delete("from-config")
