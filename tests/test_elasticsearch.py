@@ -1,0 +1,106 @@
+"""The Elasticsearch production path, against a real Elasticsearch.
+
+Runs when ELASTICSEARCH_URL is set, for example:
+    docker compose up -d elasticsearch && ELASTICSEARCH_URL=http://localhost:9200 .venv/bin/pytest -m elasticsearch
+Uses pipelines/elasticsearch_bm25.yml (the DPR pipeline needs its encoders from the model hub) on a fresh,
+uniquely named index that is deleted afterwards.
+"""
+import os
+import re
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from capitals_qa.cli.index import main as capitals_index
+from capitals_qa.settings import PROJECT_DIR
+from conftest import wait_until_ready
+from test_indexing import SHARED_CORPUS
+
+ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
+BM25_YAML = str(PROJECT_DIR / "pipelines" / "elasticsearch_bm25.yml")
+
+pytestmark = [
+    pytest.mark.elasticsearch,
+    pytest.mark.skipif(
+        not ELASTICSEARCH_URL,
+        reason="needs Elasticsearch 7.17: run `docker compose up -d elasticsearch`, then set "
+        "ELASTICSEARCH_URL=http://localhost:9200 and run `pytest -m elasticsearch`",
+    ),
+    pytest.mark.skipif(not SHARED_CORPUS.is_dir(), reason=f"the shared corpus is not at {SHARED_CORPUS}"),
+]
+
+
+@pytest.fixture(scope="module")
+def es_index():
+    """A fresh index, selected for every pipeline through Haystack's DocumentStore overrides."""
+    where = urlparse(ELASTICSEARCH_URL)
+    index = f"capitals_test_{uuid.uuid4().hex[:8]}"
+    overrides = {
+        "DOCUMENTSTORE_PARAMS_HOST": where.hostname,
+        "DOCUMENTSTORE_PARAMS_PORT": str(where.port or 9200),
+        "DOCUMENTSTORE_PARAMS_INDEX": index,
+    }
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    yield index
+    requests.delete(f"{ELASTICSEARCH_URL}/{index}", timeout=30)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def written(output: str) -> int:
+    return int(re.search(r"(\d+) documents written", output).group(1))
+
+
+def count(index: str) -> int:
+    requests.post(f"{ELASTICSEARCH_URL}/{index}/_refresh", timeout=30)
+    return requests.get(f"{ELASTICSEARCH_URL}/{index}/_count", timeout=30).json()["count"]
+
+
+@pytest.fixture(scope="module")
+def indexed(es_index):
+    assert capitals_index([str(SHARED_CORPUS), "--pipeline", BM25_YAML, "--no-progress"]) == 0
+    return count(es_index)
+
+
+def test_indexing_the_shared_corpus_fills_the_index(indexed):
+    assert indexed > 10_000
+
+
+def test_indexing_again_writes_no_duplicates(indexed, es_index, capsys):
+    capsys.readouterr()
+    assert capitals_index([str(SHARED_CORPUS), "--pipeline", BM25_YAML, "--no-progress"]) == 0
+    assert written(capsys.readouterr().out) == 0
+    assert count(es_index) == indexed
+
+
+def test_served_elasticsearch_pipeline_answers_and_filters(indexed, serve_url, qa_model):
+    from ray import serve
+
+    from capitals_qa.deployment import HaystackQA
+    from capitals_qa.settings import ServiceSettings
+
+    os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
+    settings = ServiceSettings.from_args({"pipeline": BM25_YAML, "documents": ""}, environ={**os.environ, "DOCUMENTS_PATH": ""})
+    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(settings)
+    serve.run(app, name="es", route_prefix="/es")
+    url = f"{serve_url}/es"
+    try:
+        wait_until_ready(url)
+        assert requests.get(f"{url}/health", timeout=10).json()["document_count"] == indexed
+        italy = requests.post(f"{url}/query", json={"query": "What is the capital of Italy?"}, timeout=60).json()
+        assert "Italy" in italy["documents"][0]["meta"]["name"]
+        filtered = requests.post(
+            f"{url}/query",
+            json={"query": "What is the capital?", "params": {"filters": {"name": ["104_Italy.txt"]}}},
+            timeout=60,
+        ).json()
+        assert filtered["documents"] and {d["meta"]["name"] for d in filtered["documents"]} == {"104_Italy.txt"}
+        assert requests.post(url, data="What is the capital of Italy?", timeout=60).status_code == 200
+    finally:
+        serve.delete("es")
