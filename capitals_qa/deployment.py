@@ -9,7 +9,6 @@ from typing import Any, Dict, Optional
 import ray
 import torch
 from ray import serve
-from ray.serve import Application
 
 from capitals_qa.pipelines import (
     document_count,
@@ -44,7 +43,7 @@ class HaystackQA(QARoutes):
         self.settings = settings
         self.pipeline = load_pipeline(settings)
         self.node_parameters = node_parameters(self.pipeline)
-        self.unsupported_parameters = unsupported_parameters(self.pipeline)
+        self.unsupported_parameters = unsupported_parameters(self.pipeline.get_document_store())
         # One thread: questions run one after another, each with all of the replica's torch threads.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
 
@@ -52,20 +51,14 @@ class HaystackQA(QARoutes):
         run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
         return await asyncio.get_running_loop().run_in_executor(self._worker, run)
 
-    def health_info(self) -> Dict[str, Any]:
+    async def params_rules(self):
+        return self.node_parameters, self.unsupported_parameters
+
+    async def health_info(self) -> Dict[str, Any]:
         return {
+            "mode": "single",
             "pipeline": self.settings.pipeline_name,
             "pipeline_yaml": self.settings.pipeline_yaml,
             "nodes": list(self.node_parameters),
-            "document_count": document_count(self.pipeline),
+            "document_count": document_count(self.pipeline.get_document_store()),
         }
-
-
-def build_app(args: Dict[str, Any]) -> Application:
-    """Application builder: `serve run capitals:app pipeline=... documents=...` or `args:` in serve_config.yaml."""
-    return HaystackQA.bind(ServiceSettings.from_args(args))
-
-
-def app_from_env() -> Application:
-    """The app `serve run capitals:haystack_deployment` serves: PIPELINE_YAML, PIPELINE_NAME, DOCUMENTS_PATH."""
-    return HaystackQA.bind(ServiceSettings.from_env())

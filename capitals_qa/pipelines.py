@@ -3,10 +3,10 @@ import inspect
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Mapping, Set
+from typing import Dict, Mapping, Optional, Set
 
 from haystack import Pipeline
-from haystack.document_stores import InMemoryDocumentStore
+from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.nodes.base import BaseComponent
 from haystack.pipelines.config import (
     get_component_definitions,
@@ -53,18 +53,27 @@ class YamlPipelines:
         return [pipeline["name"] for pipeline in self.config["pipelines"]]
 
     def load(self, name: str) -> Pipeline:
-        if name not in self.names:
-            raise StartupError(f"{self.path} defines no pipeline {name!r}; it has {self.names}")
         pipeline = Pipeline()
-        for node in get_pipeline_definition(self.config, pipeline_name=name)["nodes"]:
-            try:
-                component = Pipeline._load_or_get_component(
-                    name=node["name"], definitions=self._definitions, components=self._components
-                )
-            except Exception as error:
-                raise StartupError(self._why_not_loaded(node["name"], error)) from error
-            pipeline.add_node(component=component, name=node["name"], inputs=node["inputs"])
+        for node in self.nodes(name):
+            pipeline.add_node(component=self.component(node["name"]), name=node["name"], inputs=node["inputs"])
         return pipeline
+
+    def nodes(self, pipeline_name: str) -> list:
+        """The pipeline's nodes as the YAML lists them: [{"name": ..., "inputs": [...]}, ...]."""
+        if pipeline_name not in self.names:
+            raise StartupError(f"{self.path} defines no pipeline {pipeline_name!r}; it has {self.names}")
+        return get_pipeline_definition(self.config, pipeline_name=pipeline_name)["nodes"]
+
+    def component(self, name: str) -> BaseComponent:
+        """One component, with the components its parameters name (a retriever's document store)."""
+        try:
+            return Pipeline._load_or_get_component(name=name, definitions=self._definitions, components=self._components)
+        except Exception as error:
+            raise StartupError(self._why_not_loaded(name, error)) from error
+
+    def component_class(self, name: str) -> type:
+        """A component's class, without creating it."""
+        return BaseComponent._subclasses[self._definitions[name]["type"]]
 
     def _why_not_loaded(self, name: str, error: Exception) -> str:
         # Haystack's own message for an unreachable Elasticsearch is a paragraph; operators need host and port.
@@ -80,16 +89,16 @@ def load_pipeline(settings: ServiceSettings) -> Pipeline:
     """The pipeline the service answers with, its store filled from `settings.documents` when empty."""
     pipelines = YamlPipelines(Path(settings.pipeline_yaml), settings.node_param_env)
     query = pipelines.load(settings.pipeline_name)
-    fill_document_store(pipelines, query, settings.documents)
+    fill_document_store(pipelines, query.get_document_store(), settings.documents)
     return query
 
 
-def fill_document_store(pipelines: YamlPipelines, query: Pipeline, documents: str) -> None:
-    """Fill the query pipeline's store from `documents` when it is empty; a store with documents is left alone.
+def fill_document_store(pipelines: YamlPipelines, store: Optional[BaseDocumentStore], documents: Optional[str]) -> None:
+    """Fill `store` from `documents` when it is empty; a store that has documents is left alone.
 
-    A .json/.jsonl file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline.
+    A .json/.jsonl file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline,
+    which must write into this same store (pipelines of one YamlPipelines share their components).
     """
-    store = query.get_document_store()
     if store is None or not documents or store.get_document_count() > 0:
         return
     path = Path(documents)
@@ -107,24 +116,22 @@ def fill_document_store(pipelines: YamlPipelines, query: Pipeline, documents: st
         raise StartupError(str(error)) from None
 
 
-def document_count(pipeline: Pipeline) -> int:
-    store = pipeline.get_document_store()
+def document_count(store: Optional[BaseDocumentStore]) -> int:
     return store.get_document_count() if store is not None else 0
 
 
-def unsupported_parameters(pipeline: Pipeline) -> Dict[str, str]:
-    """Parameters the pipeline's nodes accept but ignore, with the reason a client should read."""
-    store = pipeline.get_document_store()
+def unsupported_parameters(store: Optional[BaseDocumentStore]) -> Dict[str, str]:
+    """Parameters a store's retriever accepts but ignores, with the reason a client should read."""
     if isinstance(store, InMemoryDocumentStore) and store.use_bm25:
         return {"filters": "InMemoryDocumentStore ignores filters in BM25 retrieval; serve an Elasticsearch pipeline to filter"}
     return {}
 
 
+def run_parameters(component: BaseComponent) -> Set[str]:
+    """The parameters a node's `run` accepts, for checking a request's params."""
+    return set(inspect.signature(component.run).parameters)
+
+
 def node_parameters(pipeline: Pipeline) -> Dict[str, Set[str]]:
-    """Each node (the root excepted) and the parameters its `run` accepts, for checking a request's params."""
-    root = pipeline.root_node
-    return {
-        name: set(inspect.signature(pipeline.get_node(name).run).parameters)
-        for name in pipeline.graph.nodes
-        if name != root
-    }
+    """Each node of a pipeline (the root excepted) and the parameters its `run` accepts."""
+    return {name: run_parameters(pipeline.get_node(name)) for name in pipeline.graph.nodes if name != pipeline.root_node}

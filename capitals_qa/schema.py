@@ -61,10 +61,14 @@ class QueryResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     ready: bool
+    mode: str = Field(..., description="`single`: one deployment runs the pipeline; `per_node`: one per node.")
     pipeline: str = Field(..., description="Name of the served pipeline in its YAML file.")
     pipeline_yaml: str
     nodes: List[str]
     document_count: int
+    node_status: Optional[Dict[str, Dict[str, Any]]] = Field(
+        None, description="per_node mode: each node deployment's readiness, replica, torch threads, batching."
+    )
     versions: Dict[str, str]
 
 

@@ -5,7 +5,7 @@ Routes are methods of `QARoutes`; a Serve ingress class inherits them and suppli
 """
 import logging
 import time
-from typing import Any, Dict, Mapping, Optional, Set
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 import haystack
 import ray
@@ -68,18 +68,29 @@ async def _internal_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(500, [f"internal error while answering (request id {request_id})"])
 
 
+def root_cause(error: BaseException) -> BaseException:
+    """The first error of a chain: Pipeline.run wraps a node's error in a plain Exception, Ray in RayTaskError."""
+    while True:
+        inner = getattr(error, "cause", None) or error.__cause__
+        if inner is None or inner is error:
+            return error
+        error = inner
+
+
 class QARoutes:
-    """The API's routes. Subclasses set the three attributes below and implement the two hooks."""
+    """The API's routes. Subclasses set `settings` and implement the three hooks."""
 
     settings: ServiceSettings
-    node_parameters: Mapping[str, Set[str]]
-    unsupported_parameters: Mapping[str, str]
 
     async def run_pipeline(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         """The raw result of `pipeline.run` for one question."""
         raise NotImplementedError
 
-    def health_info(self) -> Dict[str, Any]:
+    async def params_rules(self) -> Tuple[Mapping[str, Set[str]], Mapping[str, str]]:
+        """Each node's accepted parameters, and the parameters the pipeline would ignore (see check_params)."""
+        raise NotImplementedError
+
+    async def health_info(self) -> Dict[str, Any]:
         raise NotImplementedError
 
     @api.post(
@@ -112,7 +123,7 @@ class QARoutes:
     async def query(self, request: Request) -> JSONResponse:
         body = await read_limited(request.stream(), request.headers.get("content-length"), self.settings.max_query_bytes)
         query_request = parse_query_request(body)
-        check_params(query_request.params, self.node_parameters, self.unsupported_parameters)
+        check_params(query_request.params, *await self.params_rules())
         debug = bool(query_request.debug)
         result = await self._answer(query_request.query, query_request.params, debug)
         return JSONResponse(query_response(result, debug))
@@ -121,7 +132,7 @@ class QARoutes:
     async def health(self) -> Dict[str, Any]:
         return {
             "ready": True,
-            **self.health_info(),
+            **await self.health_info(),
             "versions": {"haystack": haystack.__version__, "ray": ray.__version__},
         }
 
@@ -142,12 +153,13 @@ class QARoutes:
             result = await self.run_pipeline(query, params, debug)
             outcome = f"{len(result.get('answers') or [])} answers"
             return result
-        except (ValueError, TypeError) as error:
-            if not params:
-                raise
+        except Exception as error:
+            cause = root_cause(error)
             # Haystack raises these for parameter values it cannot use (a malformed filter, say).
-            outcome = f"rejected: {error}"
-            raise RequestError(400, f"params: {error}") from error
+            if not params or not isinstance(cause, (ValueError, TypeError)):
+                raise
+            outcome = f"rejected: {cause}"
+            raise RequestError(400, f"params: {cause}") from error
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             logger.info("question request_id=%s latency_ms=%.1f outcome=%s", request_id, latency_ms, outcome)

@@ -1,0 +1,149 @@
+"""The per-node mode: one deployment per node, same API and answers as the single mode, Reader batching."""
+import copy
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from capitals_qa.per_node import node_chain
+from capitals_qa.pipelines import StartupError, YamlPipelines
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
+from conftest import wait_until_ready
+
+QUESTIONS = ["What is the capital of Italy?", "Which languages are spoken in Belgium?", "How many people live in Japan?"]
+PARAMS = [None, {"Retriever": {"top_k": 3}, "Reader": {"top_k": 2}}, {"top_k": 4}]
+
+
+def query(url, question, params=None):
+    response = requests.post(f"{url}/query", json={"query": question, "params": params}, timeout=120)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_default_pipelines_split_into_a_chain():
+    assert node_chain(YamlPipelines(DEFAULT_PIPELINE_YAML), "query") == ("Query", ["Retriever", "Reader"])
+    for yaml_file in ("elasticsearch.yml", "elasticsearch_bm25.yml"):
+        assert node_chain(YamlPipelines(PROJECT_DIR / "pipelines" / yaml_file), "query") == ("Query", ["Retriever", "Reader"])
+
+
+GRAPHS = {
+    "join": ("has inputs ['Retriever', 'Retriever2']", [
+        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Retriever2", "inputs": ["Query"]},
+        {"name": "Join", "inputs": ["Retriever", "Retriever2"]}, {"name": "Reader", "inputs": ["Join"]}]),
+    "fork": ("Retriever feeds Reader and Reader2", [
+        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Reader", "inputs": ["Retriever"]},
+        {"name": "Reader2", "inputs": ["Retriever"]}]),
+    "decision": ("decision node Classifier", [
+        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Classifier", "inputs": ["Retriever"]}]),
+    "routed edge": ("routed edge Classifier.output_1", [
+        {"name": "Retriever", "inputs": ["Classifier.output_1"]}, {"name": "Classifier", "inputs": ["Query"]}]),
+}
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_graphs_that_cannot_be_split_are_refused_with_the_reason(graph, tmp_path):
+    reason, nodes = GRAPHS[graph]
+    config = yaml.safe_load(DEFAULT_PIPELINE_YAML.read_text())
+    config["components"] += [
+        {"name": "Retriever2", "type": "BM25Retriever", "params": {"document_store": "DocumentStore"}},
+        {"name": "Reader2", "type": "FARMReader", "params": {"model_name_or_path": "unused"}},
+        {"name": "Join", "type": "JoinDocuments"},
+        {"name": "Classifier", "type": "FileTypeClassifier"},
+    ]
+    config["pipelines"] = [{"name": "query", "nodes": nodes}]
+    path = tmp_path / "graph.yml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(StartupError, match=re.escape(reason)):
+        node_chain(YamlPipelines(path), "query")
+
+
+@pytest.fixture(scope="module")
+def per_node_config():
+    return yaml.safe_load((PROJECT_DIR / "serve_config.per_node.yaml").read_text())
+
+
+def deploy(config: dict, qa_model, **reader_overrides) -> None:
+    from ray import serve
+
+    app = copy.deepcopy(config["applications"][0])
+    app.update(name="per-node", route_prefix="/per-node")
+    app["runtime_env"] = {"env_vars": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model), "HF_HUB_OFFLINE": "1"}}
+    reader = next(d for d in app["deployments"] if d["name"] == "Reader")
+    # One core, as the single-mode test replica has: the same torch threads give the same floats.
+    reader["ray_actor_options"]["num_cpus"] = 1
+    reader.update(reader_overrides)
+    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}), _blocking=True)
+
+
+@pytest.fixture(scope="module")
+def per_node_url(serve_url, qa_model, per_node_config):
+    from ray import serve
+
+    deploy(per_node_config, qa_model)
+    url = f"{serve_url}/per-node"
+    wait_until_ready(url)
+    yield url
+    serve.delete("per-node")
+
+
+def test_per_node_config_is_valid_and_scales_each_node_by_name(per_node_config):
+    (app,) = ServeDeploySchema.parse_obj(per_node_config).applications
+    assert app.args["mode"] == "per_node"
+    assert {d.name for d in app.deployments} == {"PerNodeIngress", "Retriever", "Reader"}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("params", PARAMS, ids=["defaults", "per-node", "global"])
+def test_answers_are_identical_to_the_single_mode(qa_url, per_node_url, question, params):
+    assert query(per_node_url, question, params) == query(qa_url, question, params)
+
+
+def test_plain_text_endpoint_matches_the_single_mode(qa_url, per_node_url):
+    single = requests.post(qa_url, data=QUESTIONS[0], timeout=60)
+    split = requests.post(per_node_url, data=QUESTIONS[0], timeout=60)
+    assert split.status_code == 200 and split.text == single.text != ""
+
+
+def test_health_reports_every_node(per_node_url):
+    health = requests.get(f"{per_node_url}/health", timeout=10).json()
+    assert health["mode"] == "per_node" and health["nodes"] == ["Retriever", "Reader"]
+    assert health["document_count"] == 248
+    status = health["node_status"]
+    assert status["Retriever"]["ready"] and status["Reader"]["ready"]
+    assert status["Reader"]["torch_threads"] == 1 and status["Reader"]["batching"] is False
+
+
+def test_bad_params_are_refused_as_in_the_single_mode(qa_url, per_node_url):
+    for params in ({"Ranker": {"top_k": 1}}, {"filters": {"name": ["Italy"]}}, {"Reader": {"top_k": "2"}}):
+        body = {"query": QUESTIONS[0], "params": params}
+        split = requests.post(f"{per_node_url}/query", json=body, timeout=60)
+        single = requests.post(f"{qa_url}/query", json=body, timeout=60)
+        assert split.status_code == single.status_code == 400
+        assert split.json() == single.json()
+
+
+def test_batched_answers_equal_unbatched_and_batching_changes_without_restart(qa_url, per_node_url, per_node_config, qa_model):
+    reader_pid = requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]["pid"]
+    deploy(per_node_config, qa_model, user_config={"batching": True, "max_batch_size": 8, "batch_wait_timeout_s": 0.2})
+    status = requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]
+    assert status["batching"] is True and status["max_batch_size"] == 8
+    assert status["pid"] == reader_pid, "a user_config change reconfigures the replica, it does not restart it"
+
+    questions = (QUESTIONS + ["What is the capital of Peru?"]) * 2  # equal questions in one batch too
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        batched = list(pool.map(lambda q: query(per_node_url, q), questions))
+    assert requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]["largest_batch"] > 1
+    for question, answer in zip(questions, batched):
+        unbatched = query(qa_url, question)
+        assert answer["documents"] == unbatched["documents"]
+        # One model call over several questions adds floats in another order: scores agree to float precision.
+        for got, expected in zip(answer["answers"], unbatched["answers"], strict=True):
+            assert got["score"] == pytest.approx(expected["score"], rel=1e-4, abs=1e-6)
+            assert {**got, "score": None} == {**expected, "score": None}
+
+    deploy(per_node_config, qa_model, user_config={"batching": False})
+    status = requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]
+    assert status["batching"] is False and status["pid"] == reader_pid
