@@ -16,7 +16,6 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from capitals_qa.deployment import use_assigned_cpus
 from capitals_qa.pipelines import (
     StartupError,
     YamlPipelines,
@@ -27,6 +26,7 @@ from capitals_qa.pipelines import (
 )
 from capitals_qa.server.app import QARoutes, api
 from capitals_qa.settings import ServiceSettings
+from capitals_qa.workers import TorchWorkers, assigned_cpus, guard_for_threads
 
 from capitals_qa.settings import DEFAULT_BATCHING
 
@@ -79,14 +79,14 @@ class PipelineNode:
     """One node of the pipeline (and the document store it reads), loaded once per replica."""
 
     def __init__(self, settings: ServiceSettings, node_name: str):
-        self.torch_threads = use_assigned_cpus()
+        self.workers = TorchWorkers(assigned_cpus())
         self.name = node_name
         pipelines = YamlPipelines(settings.pipeline_yaml, settings.node_param_env)
         self.component = pipelines.component(node_name)
         self.store = getattr(self.component, "document_store", None)
         fill_document_store(pipelines, self.store, settings.documents)
-        # The model runs on one thread at a time with all the replica's torch threads.
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        if self.store is not None:
+            guard_for_threads(self.store)
         self._request_threads: Optional[ThreadPoolExecutor] = None
         self.batching = False
         self.batch_sizes: List[int] = []
@@ -115,8 +115,11 @@ class PipelineNode:
     async def run(self, node_input: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
         """What `Pipeline.run` does for one node: `_dispatch_run` with the previous node's output."""
         self._loop = asyncio.get_running_loop()
-        threads = self._request_threads if self.batching else self._model_thread
-        return await self._loop.run_in_executor(threads, functools.partial(self.component._dispatch_run, **node_input))
+        run = functools.partial(self.component._dispatch_run, **node_input)
+        if self.batching:
+            return await self._loop.run_in_executor(self._request_threads, run)
+        debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
+        return await self.workers.run(run, exclusive=bool(debug))
 
     def _infer_in_batch(self, objects, **kwargs):
         """FARMReader.predict's model call. With batching on, it joins the calls of concurrent questions."""
@@ -131,7 +134,7 @@ class PipelineNode:
         pairs = [pair for objects, _ in calls for pair in objects]
         self.batch_sizes.append(len(calls))
         run = functools.partial(self._infer, objects=pairs, **calls[0][1])
-        predictions = await asyncio.get_running_loop().run_in_executor(self._model_thread, run)
+        predictions = await self.workers.run(run)
         split, start = [], 0
         for objects, _ in calls:
             split.append(predictions[start : start + len(objects)])
@@ -142,7 +145,7 @@ class PipelineNode:
         info = {
             "ready": True,
             "pid": os.getpid(),
-            "torch_threads": self.torch_threads,
+            "cpus": self.workers.cpus,
             "parameters": sorted(run_parameters(self.component)),
             "unsupported_parameters": unsupported_parameters(self.store),
             "document_count": document_count(self.store) if self.store is not None else None,

@@ -113,7 +113,7 @@ def test_health_reports_every_node(per_node_url):
     assert health["document_count"] == 248
     status = health["node_status"]
     assert status["Retriever"]["ready"] and status["Reader"]["ready"]
-    assert status["Reader"]["torch_threads"] == 1 and status["Reader"]["batching"] is False
+    assert status["Reader"]["cpus"] == 1 and status["Reader"]["batching"] is False
 
 
 def test_bad_params_are_refused_as_in_the_single_mode(qa_url, per_node_url):
