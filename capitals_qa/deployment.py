@@ -15,11 +15,16 @@ from capitals_qa.server.app import QARoutes, api
 from capitals_qa.settings import ServiceSettings
 from capitals_qa.workers import TorchWorkers, assigned_cpus, guard_for_threads
 
+# Serve runs replica code on an event loop of its own thread unless told otherwise, which costs every request a
+# hop between loops (measured here: 10.6 -> 9.2 ms p50 over a no-op pipeline). Our handlers never block
+# that loop (pipelines run on worker threads), so they can share the replica's main loop.
+REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
+
 
 @serve.deployment(
     # A lone replica gets every core of the machine that builds the app; serve_config.yaml sets its own.
     # Torch threads follow it: all of them for a lone question, shared when questions overlap.
-    ray_actor_options={"num_cpus": os.cpu_count() or 1},
+    ray_actor_options={"num_cpus": os.cpu_count() or 1, "runtime_env": {"env_vars": REPLICA_ENV}},
     # Questions wait inside the replica (its event loop stays free, so /health answers while they run).
     max_ongoing_requests=32,
     # Beyond this many waiting at the proxy, clients get 503 at once instead of joining an unbounded queue.

@@ -16,6 +16,7 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from capitals_qa.deployment import REPLICA_ENV
 from capitals_qa.pipelines import (
     StartupError,
     YamlPipelines,
@@ -74,7 +75,7 @@ def batching_enabled(setting: Any, has_gpu: bool) -> bool:
     return bool(setting)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=32)
+@serve.deployment(ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": REPLICA_ENV}}, max_ongoing_requests=32)
 class PipelineNode:
     """One node of the pipeline (and the document store it reads), loaded once per replica."""
 
@@ -155,7 +156,9 @@ class PipelineNode:
         return info
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64, max_queued_requests=64)
+@serve.deployment(
+    ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": REPLICA_ENV}}, max_ongoing_requests=64, max_queued_requests=64
+)
 @serve.ingress(api)
 class PerNodeIngress(QARoutes):
     """The HTTP API of the single mode, each question walked through the node deployments in turn."""
@@ -232,6 +235,9 @@ def build_per_node_app(settings: ServiceSettings) -> Application:
         options: Dict[str, Any] = {"name": name}
         if issubclass(pipelines.component_class(name), FARMReader):
             # A lone Reader replica gets every core, as in the single mode; serve_config.yaml sets its own.
-            options.update(ray_actor_options={"num_cpus": os.cpu_count() or 1}, user_config=dict(settings.reader_batching))
+            options.update(
+                ray_actor_options={"num_cpus": os.cpu_count() or 1, "runtime_env": {"env_vars": REPLICA_ENV}},
+                user_config=dict(settings.reader_batching),
+            )
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
     return PerNodeIngress.bind(settings, root, chain, nodes)

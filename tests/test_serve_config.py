@@ -42,7 +42,7 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     # Beside the session's default app: its own name and path, these documents, the local model.
     app_config.update(name="from-config", route_prefix="/from-config")
     app_config["args"]["documents"] = str(corpus)
-    app_config["runtime_env"] = {"env_vars": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model), "HF_HUB_OFFLINE": "1"}}
+    app_config["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     # The same call `serve run serve_config.yaml` makes once Serve is up.
     serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app_config]}), _blocking=True)
     url = f"{serve_url}/from-config"
