@@ -1,0 +1,129 @@
+"""Closed-loop load over HTTP, questions run back to back in-process, and the figures both are reported with."""
+import asyncio
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+import aiohttp
+
+REQUEST_TIMEOUT_S = 60
+
+
+@dataclass
+class Measurement:
+    """What one window of load gave: latencies of the answers that came back 200 within it, and the errors."""
+
+    duration_s: float
+    latencies_ms: List[float] = field(default_factory=list)
+    errors: Dict[str, int] = field(default_factory=dict)  # kind ("HTTP 503", "TimeoutError") -> count
+
+    def add_error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def summary(self) -> Dict:
+        return {
+            "qps": len(self.latencies_ms) / self.duration_s,
+            "p50_ms": percentile(self.latencies_ms, 50),
+            "p99_ms": percentile(self.latencies_ms, 99),
+            "ok": len(self.latencies_ms),
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors),
+            "duration_s": self.duration_s,
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> Optional[float]:
+    """Nearest rank: always a latency that was observed (with few samples p99 is the slowest); None if none were."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+
+
+async def ask(session: aiohttp.ClientSession, url: str, question: str) -> Optional[str]:
+    """Post one plain-text question; None when the answer came back 200, else what went wrong."""
+    try:
+        async with session.post(url, data=question.encode("utf-8"), headers={"content-type": "text/plain"}) as response:
+            await response.read()
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        return type(error).__name__
+
+
+async def closed_loop(
+    session: aiohttp.ClientSession, url: str, questions: Sequence[str], concurrency: int, duration_s: float
+) -> Measurement:
+    """`concurrency` clients, each asking its next question as soon as its previous answer arrives.
+
+    Only answers that arrive within the window count. Questions still in flight at its end are cancelled
+    (closing their connections, which Serve turns into cancelled requests) instead of waited for: at 16
+    clients on a slow model, waiting would cost up to a minute per level and measure nothing.
+    """
+    measurement = Measurement(duration_s)
+    next_question = itertools.cycle(questions)
+    deadline = time.perf_counter() + duration_s
+
+    async def client() -> None:
+        while True:
+            started = time.perf_counter()
+            outcome = await ask(session, url, next(next_question))
+            if time.perf_counter() > deadline:
+                return
+            if outcome is None:
+                measurement.latencies_ms.append((time.perf_counter() - started) * 1000)
+            else:
+                measurement.add_error(outcome)
+
+    clients = [asyncio.ensure_future(client()) for _ in range(concurrency)]
+    _, in_flight = await asyncio.wait(clients, timeout=max(0.0, deadline - time.perf_counter()))
+    for task in in_flight:
+        task.cancel()
+    await asyncio.gather(*clients, return_exceptions=True)
+    return measurement
+
+
+async def measure_levels(
+    url: str,
+    questions: Sequence[str],
+    levels: Sequence[int],
+    duration_s: float,
+    report: Callable[[int, Dict], None] = lambda level, summary: None,
+) -> Dict[int, Dict]:
+    """Warm up, then one closed-loop window per concurrency level, all over one keep-alive session."""
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    connector = aiohttp.TCPConnector(limit=max(levels))
+    results = {}
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        # Two questions at once, so that each of two replicas answers its first (slow) question before the clock runs.
+        await asyncio.gather(*(ask(session, url, question) for question in questions[:2]))
+        for number, level in enumerate(levels):
+            if number:
+                # One answered question between levels: the server has finished what the last level left running.
+                await ask(session, url, questions[0])
+            summary = (await closed_loop(session, url, questions, level, duration_s)).summary()
+            report(level, summary)
+            results[level] = summary
+    return results
+
+
+def back_to_back(answer: Callable[[str], object], questions: Sequence[str], duration_s: float) -> Measurement:
+    """Questions answered one after another in this process for `duration_s`: no HTTP, no Ray."""
+    measurement = Measurement(duration_s)
+    deadline = time.perf_counter() + duration_s
+    for question in itertools.cycle(questions):
+        started = time.perf_counter()
+        try:
+            answer(question)
+            error = None
+        except Exception as failure:  # counted like an HTTP error, so one bad question does not end the run
+            error = type(failure).__name__
+        finished = time.perf_counter()
+        if finished > deadline:
+            break
+        if error is None:
+            measurement.latencies_ms.append((finished - started) * 1000)
+        else:
+            measurement.add_error(error)
+    return measurement

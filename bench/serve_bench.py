@@ -1,0 +1,500 @@
+"""Benchmark of serving modes against the deepset blog's deployment, with pipeline.run in-process as the ceiling.
+
+    .venv/bin/python -m bench.serve_bench              # everything: about 26 minutes on 2 cores, shared corpus
+    .venv/bin/python -m bench.serve_bench --quick      # smoke run (5 s, concurrency 1,4, minilm): latest-quick.*
+    .venv/bin/python -m bench.serve_bench --variants blog,in-process,ours-code-defaults --sizes minilm
+
+Each served variant is its own `serve run` (bench/variants.py) loading the same random-weight reader and the
+same documents, chosen by environment variables, so only the serving differs; the load is closed-loop HTTP
+(bench/loadgen.py). Writes bench/results/<output>.md, .json and .png (<output> is `latest` by default).
+"""
+import os
+
+# No model hub is reachable: fail at once instead of retrying the network (here and, by inheritance, in Ray).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import datetime  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Dict, List, Optional, Tuple  # noqa: E402
+
+if not __package__:  # run as a file (python bench/serve_bench.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import loadgen  # noqa: E402
+from bench.variants import PROJECT_DIR, SERVED, URL, Served, Unavailable, replicas, serving  # noqa: E402
+from capitals_qa.local_models import SIZES  # noqa: E402
+from capitals_qa.settings import NODE_PARAM_VARIABLE, OPTIONS  # noqa: E402
+
+RESULTS_DIR = PROJECT_DIR / "bench" / "results"
+MODELS_DIR = RESULTS_DIR / "models"
+LOGS_DIR = RESULTS_DIR / "logs"
+SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
+BUNDLED_DOCUMENTS = PROJECT_DIR / "data" / "countries.jsonl"
+NOOP_YAML = PROJECT_DIR / "bench" / "noop.yml"
+
+# "noop" is the serving-overhead measurement: bench/noop.yml in-process and served by ours-code-defaults.
+VARIANTS = ["in-process", *SERVED, "noop"]
+OURS = [name for name in SERVED if name.startswith("ours-")]
+FIRST_ROUND = "†"  # marks latencies of a window too short for its number of clients
+TEMPLATES = [
+    "What is the capital of {}?",
+    "What currency is used in {}?",
+    "Which languages are spoken in {}?",
+    "How many people live in {}?",
+    "Which countries border {}?",
+]
+
+_started = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - _started:5.0f} s] {message}", flush=True)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    LOGS_DIR.mkdir(parents=True, exist_ok=True)
+    command = shlex.join([os.path.relpath(sys.executable, PROJECT_DIR), "-m", "bench.serve_bench", *(sys.argv[1:] if argv is None else argv)])
+    results: Dict = {
+        "command": command,
+        "machine": machine(),
+        "settings": {"sizes": args.sizes, "concurrency": args.concurrency, "duration_s": args.duration, "variants": args.variants},
+        "models": {size: dict(zip(("layers", "hidden", "heads"), SIZES[size])) for size in args.sizes},
+        "sizes": {},
+    }
+    json_path = RESULTS_DIR / f"{args.output}.json"
+    progress(f"{command}: writing {json_path.with_suffix('.*')}")
+
+    documents, why = choose_documents(args.documents, ensure_model(args.sizes[0]))
+    questions = make_questions(documents)
+    results["documents"] = {"path": str(documents), "why": why, "questions": len(questions)}
+    progress(f"documents: {documents} ({why}); {len(questions)} questions")
+
+    for size in args.sizes:
+        model = ensure_model(size)
+        env = service_env(documents, model=model)
+        results["models"][size]["path"] = str(model)
+        variants = results["sizes"][size] = {}
+        if "in-process" in args.variants:
+            progress(f"{size} in-process: loading")
+            variants["in-process"] = measure_in_process(env, questions, args.duration)
+            progress(f"{size} in-process: {describe(variants['in-process'])}")
+            save_json(results, json_path)
+        for name in (name for name in SERVED if name in args.variants):
+            variants[name] = measure_served(SERVED[name], env, questions, args, LOGS_DIR / f"{args.output}-{size}-{name}.log")
+            save_json(results, json_path)
+
+    if "noop" in args.variants:
+        results["noop"] = measure_noop(questions, args)
+        save_json(results, json_path)
+
+    results["machine"]["load_average_end"] = os.getloadavg()
+    results["total_s"] = time.monotonic() - _started
+    save_json(results, json_path)
+    markdown = report(results, args.concurrency)
+    print("\n" + markdown)
+    json_path.with_suffix(".md").write_text(markdown)
+    plot(results, args.concurrency, json_path.with_suffix(".png"))
+    progress(f"wrote {json_path.with_suffix('.md')}, .json, .png")
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", help="reader sizes, comma-separated (default minilm,base; --quick: minilm)")
+    parser.add_argument("--concurrency", help="closed-loop clients per level (default 1,4,16; --quick: 1,4)")
+    parser.add_argument("--duration", type=float, help="seconds measured per level, after warm-up (default 20; --quick: 5)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
+    parser.add_argument("--documents", help="DOCUMENTS_PATH for every variant (default: the shared corpus if the service can index it)")
+    parser.add_argument("--quick", action="store_true", help="smoke run; outputs are named latest-quick.*")
+    parser.add_argument("--output", help="name of the result files in bench/results (default latest, or latest-quick)")
+    parser.add_argument("--ready-timeout", type=float, default=300, help="seconds a variant may take to answer (default 300)")
+    parser.add_argument(
+        "--ray-stop",
+        action="store_true",
+        help="also run `ray stop --force` after each variant; it kills every Ray process on the machine, other users' too",
+    )
+    args = parser.parse_args(argv)
+    args.sizes = (args.sizes or ("minilm" if args.quick else "minilm,base")).split(",")
+    args.concurrency = [int(c) for c in (args.concurrency or ("1,4" if args.quick else "1,4,16")).split(",")]
+    args.duration = args.duration or (5.0 if args.quick else 20.0)
+    args.variants = args.variants.split(",")
+    args.output = args.output or ("latest-quick" if args.quick else "latest")
+    for given, known, what in ((args.sizes, SIZES, "size"), (args.variants, VARIANTS, "variant")):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            parser.error(f"unknown {what}(s) {unknown}; expected some of {list(known)}")
+    return args
+
+
+def ensure_model(size: str) -> Path:
+    """A random-weight reader of this size, built once into bench/results/models/<size>."""
+    from capitals_qa.local_models import build_qa_model
+
+    folder = MODELS_DIR / size
+    if not folder.is_dir():
+        progress(f"building the {size} reader in {folder}")
+        partial = folder.with_name(size + ".partial")  # renamed only when complete: an interrupted build is redone
+        shutil.rmtree(partial, ignore_errors=True)
+        build_qa_model(partial, size)
+        partial.rename(folder)
+    return folder
+
+
+def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Optional[Path] = None) -> Dict[str, str]:
+    """This process's environment without any service setting of its own, plus the variant's.
+
+    A set variable wins over serve_config.yaml's args, so one left over in the shell (SERVE_MODE, a
+    READER_PARAMS_...) would silently change what a variant serves.
+    """
+    service_variables = {variable for variable, _ in OPTIONS.values()}
+    env = {k: v for k, v in os.environ.items() if k not in service_variables and not NODE_PARAM_VARIABLE.match(k)}
+    env["DOCUMENTS_PATH"] = str(documents)
+    if model is not None:
+        env["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(model)
+    if pipeline_yaml is not None:
+        env["PIPELINE_YAML"] = str(pipeline_yaml)
+    return env
+
+
+def choose_documents(given: Optional[str], model: Path) -> Tuple[Path, str]:
+    if given:
+        return Path(given).resolve(), "--documents"
+    if not SHARED_CORPUS.is_dir():
+        return BUNDLED_DOCUMENTS, f"{SHARED_CORPUS} does not exist"
+    problem = folder_problem(model)
+    if problem:
+        return BUNDLED_DOCUMENTS, f"the service cannot load a folder of .txt files: {problem}"
+    return SHARED_CORPUS, "the shared corpus, split by the service into passages"
+
+
+def folder_problem(model: Path) -> Optional[str]:
+    """Why the service cannot fill its store from a folder of .txt files, or None when it can.
+
+    Tried on a one-file folder with pipeline.yml, through the loader every variant uses: a few seconds.
+    """
+    from capitals_qa.pipelines import load_pipeline
+    from capitals_qa.settings import ServiceSettings
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "Italy.txt").write_text("Italy is a country in Europe. Its capital is Rome. " * 40)
+        try:
+            pipeline = load_pipeline(ServiceSettings.from_env(service_env(Path(folder), model=model)))
+            count = pipeline.get_document_store().get_document_count()
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        finally:
+            gc.collect()
+    return None if count > 0 else "no documents in the store after loading"
+
+
+def make_questions(documents: Path) -> List[str]:
+    """Questions about countries the documents hold, in a fixed shuffled order so every variant gets the same."""
+    from capitals_qa.documents import JSON_SUFFIXES, read_records_file
+
+    if documents.suffix in JSON_SUFFIXES:
+        names = {doc.meta["name"] for doc in read_records_file(documents)}
+    else:
+        files = sorted(documents.rglob("*.txt")) if documents.is_dir() else [documents]
+        # Shared corpus files are `<n>_<Title>.txt`, capitals and countries: keep the countries when we know them.
+        names = {re.sub(r"^\d+_", "", path.stem).replace("_", " ").strip() for path in files}
+        countries = {doc.meta["name"] for doc in read_records_file(BUNDLED_DOCUMENTS)}
+        names = (names & countries) or names
+    questions = [template.format(name) for name in sorted(names) for template in TEMPLATES]
+    random.Random(0).shuffle(questions)
+    return questions
+
+
+def measure_in_process(env: Dict[str, str], questions: List[str], duration_s: float) -> Dict:
+    """The ceiling: pipeline.run back to back in this process, torch with its default thread count."""
+    import torch
+
+    from capitals_qa.pipelines import load_pipeline
+    from capitals_qa.settings import ServiceSettings
+
+    started = time.monotonic()
+    try:
+        pipeline = load_pipeline(ServiceSettings.from_env(env))
+    except Exception as error:  # the served variants load the same way and will say so too; keep measuring them
+        return {"failed": f"{type(error).__name__}: {error}"}
+    load_s = time.monotonic() - started
+    for question in questions[:2]:  # warm-up: first calls allocate
+        pipeline.run(query=question)
+    measurement = loadgen.back_to_back(lambda question: pipeline.run(query=question), questions, duration_s)
+    del pipeline
+    gc.collect()  # the served variants that follow get the memory back
+    return {"torch_threads": torch.get_num_threads(), "load_s": load_s, **measurement.summary()}
+
+
+def measure_served(
+    served: Served, env: Dict[str, str], questions: List[str], args, log_path: Path, levels=None, duration_s=None
+) -> Dict:
+    levels = levels or args.concurrency
+    duration_s = duration_s or args.duration
+    label = log_path.stem
+    progress(f"{label}: starting `serve run {' '.join(served.target)}` (log {log_path.relative_to(PROJECT_DIR)})")
+    result: Dict = {"log": str(log_path)}
+    try:
+        with serving(served, env, log_path, questions[0], args.ready_timeout, args.ray_stop) as startup_s:
+            result["startup_s"] = startup_s
+            progress(f"{label}: answering after {startup_s:.0f} s; measuring {levels} x {duration_s:.0f} s")
+
+            def report_level(level: int, summary: Dict) -> None:
+                # Autoscaling moves between levels (serve_config.yaml's): what ran is part of the result.
+                summary["replicas"] = replicas(log_path)
+                progress(f"{label} concurrency {level}: {describe(summary)}; replicas running/target {summary['replicas']}")
+
+            result["levels"] = asyncio.run(loadgen.measure_levels(URL, questions, levels, duration_s, report=report_level))
+            progress(f"{label}: stopping")
+    except Unavailable as error:
+        result["unavailable"] = str(error)
+        progress(f"{label}: unavailable: {error}")
+    except Exception as error:  # one broken variant must not lose the others' figures
+        result["failed"] = f"{type(error).__name__}: {error}"
+        progress(f"{label}: failed: {result['failed']}")
+    return result
+
+
+def measure_noop(questions: List[str], args) -> Dict:
+    """Serving overhead: the reader-less bench/noop.yml, in-process and served by ours-code-defaults, p50 at 1 client.
+
+    It uses the small bundled documents whatever the others use: the less the pipeline does, the more of
+    what remains is serving (and noop.yml has no indexing pipeline for a folder). At about 100 questions a
+    second served, 10 s windows give plenty of samples.
+    """
+    env = service_env(BUNDLED_DOCUMENTS, pipeline_yaml=NOOP_YAML)
+    duration_s = min(args.duration, 10.0)
+    progress("noop in-process")
+    in_process = measure_in_process(env, questions, duration_s)
+    progress(f"noop in-process: {describe(in_process)}")
+    log_path = LOGS_DIR / f"{args.output}-noop-ours-code-defaults.log"
+    served = measure_served(SERVED["ours-code-defaults"], env, questions, args, log_path, [1], duration_s)
+    result = {"in-process": in_process, "ours-code-defaults": served}
+    served_p50 = served.get("levels", {}).get(1, {}).get("p50_ms")
+    if served_p50 is not None and in_process.get("p50_ms") is not None:
+        result["overhead_p50_ms"] = served_p50 - in_process["p50_ms"]
+    return result
+
+
+def describe(summary: Dict) -> str:
+    if "failed" in summary:
+        return f"failed: {summary['failed']}"
+    return f"{summary['qps']:.2f} q/s, p50 {ms(summary['p50_ms'])} ms, p99 {ms(summary['p99_ms'])} ms, {summary['errors']} errors"
+
+
+def ms(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def machine() -> Dict:
+    import haystack
+    import ray
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model.group(1) if model else platform.processor(),
+        "memory_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ray": ray.__version__,
+        "haystack": haystack.__version__,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def save_json(results: Dict, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, default=str))
+
+
+def report(results: Dict, levels: List[int]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"`{results['command']}`, {m['date']}, {results['total_s'] / 60:.1f} min.",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB; load average {fmt_load(m['load_average_start'])} "
+        f"at the start, {fmt_load(m['load_average_end'])} at the end. Python {m['python']}, torch {m['torch']}, "
+        f"Ray {m['ray']}, Haystack {m['haystack']}.",
+        "",
+        "Readers (random weights, so compute is what is measured): "
+        + ", ".join(f"{size} {d['layers']} layers x {d['hidden']}" for size, d in results["models"].items())
+        + f". Documents: `{results['documents']['path']}` ({results['documents']['why']}); "
+        f"{results['documents']['questions']} questions, plain-text `POST /`. "
+        f"Closed loop, {results['settings']['duration_s']:.0f} s per level after warm-up; questions/s counts the answers "
+        "that came back 200 within the window; latencies are of those answers (p99 of few answers is the slowest).",
+        "",
+        "| model | clients | variant | questions/s | answers | p50 ms | p99 ms | errors |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for size, variants in results["sizes"].items():
+        for name, result in variants.items():
+            if "unavailable" in result or "failed" in result:
+                why = f"unavailable: {result['unavailable']}" if "unavailable" in result else f"failed: {result['failed']}"
+                lines.append(f"| {size} | | {name} | {why.replace('|', '/')} | | | | |")
+        for level in levels:
+            for name, result in variants.items():
+                figures = result if name == "in-process" and "qps" in result else result.get("levels", {}).get(level)
+                if figures:
+                    label = "in-process (ceiling, measured once)" if name == "in-process" else name
+                    lines.append(f"| {size} | {level} | {label} | {table_cells(figures, 1 if name == 'in-process' else level)} |")
+    lines += [
+        "",
+        f"{FIRST_ROUND}: fewer than two answers per client in the window. Every client asks at once when a window "
+        "opens, so these answers are mostly of that first round, which queued behind fewer questions than the "
+        "steady state does (about clients / questions/s): their latencies understate it. Questions/s is not "
+        "affected, as the server is busy from the window's first second.",
+    ]
+    lines += ["", "Replicas running/target per deployment at the end of each level:", ""]
+    for size, variants in results["sizes"].items():
+        for name, result in variants.items():
+            counts = [f"{level}: {figures.get('replicas')}" for level, figures in result.get("levels", {}).items()]
+            if counts:
+                lines.append(f"- {size} {name}: " + "; ".join(counts).replace("'", ""))
+    lines += ["", "## Ratios", ""] + ratios(results, levels)
+    noop = results.get("noop")
+    if noop:
+        served = noop["ours-code-defaults"].get("levels", {}).get(1)
+        if served and "overhead_p50_ms" in noop:
+            lines.append(
+                f"- Serving overhead (bench/noop.yml: BM25 top 1, no reader, over {BUNDLED_DOCUMENTS.name}; 1 client): "
+                f"served by ours-code-defaults p50 {ms(served['p50_ms'])} ms, in-process p50 {ms(noop['in-process']['p50_ms'])} ms: "
+                f"**{noop['overhead_p50_ms']:.1f} ms**."
+            )
+        else:
+            why = noop["ours-code-defaults"].get("unavailable") or noop["ours-code-defaults"].get("failed")
+            lines.append(f"- Serving overhead: not measured ({why}).")
+    return "\n".join(lines) + "\n"
+
+
+def table_cells(figures: Dict, clients: int) -> str:
+    errors = str(figures["errors"])
+    if figures["error_kinds"]:
+        errors += " (" + ", ".join(f"{kind}: {n}" for kind, n in figures["error_kinds"].items()) + ")"
+    mark = FIRST_ROUND if first_round_only(figures, clients) else ""
+    return f"{figures['qps']:.2f} | {figures['ok']} | {ms(figures['p50_ms'])}{mark} | {ms(figures['p99_ms'])}{mark} | {errors}"
+
+
+def first_round_only(figures: Dict, clients: int) -> bool:
+    """Too few answers per client for the queue to have reached its steady length (see the report's note)."""
+    return clients > 1 and figures["ok"] < 2 * clients
+
+
+def fmt_load(load) -> str:
+    return "/".join(f"{x:.1f}" for x in load) if load else "?"
+
+
+def ratios(results: Dict, levels: List[int]) -> List[str]:
+    lines = []
+    top = 16 if 16 in levels else max(levels)
+    for size, variants in results["sizes"].items():
+        ceiling = variants.get("in-process") if "qps" in variants.get("in-process", {}) else None
+        blog = variants.get("blog", {}).get("levels", {}).get(top)
+        ours = {name: variants[name]["levels"][top] for name in OURS if top in variants.get(name, {}).get("levels", {})}
+        if ours:
+            best = max(ours, key=lambda name: ours[name]["qps"])
+            qps = ours[best]["qps"]
+            # Answer counts beside each rate: with a slow reader a window holds few, and a ratio is only that precise.
+            parts = [f"- {size}, {top} clients: best of ours is {best}, {qps:.2f} questions/s ({ours[best]['ok']} answers)"]
+            if ceiling and ceiling["qps"]:
+                parts.append(f"**{qps / ceiling['qps']:.2f} x** the in-process ceiling ({ceiling['qps']:.2f}, {ceiling['ok']} answers)")
+            if blog and blog["qps"]:
+                parts.append(f"**{qps / blog['qps']:.2f} x** blog ({blog['qps']:.2f}, {blog['ok']} answers)")
+            elif blog:
+                parts.append("blog answered nothing in the window")
+            lines.append(": ".join(parts[:1]) + ("; " + ", ".join(parts[1:]) if parts[1:] else "") + ".")
+        at_one = {name: variants[name]["levels"][1] for name in OURS if 1 in variants.get(name, {}).get("levels", {})}
+        at_one = {name: figures for name, figures in at_one.items() if figures["p50_ms"] is not None}
+        if at_one and ceiling and ceiling["p50_ms"]:
+            best = min(at_one, key=lambda name: at_one[name]["p50_ms"])
+            p50 = at_one[best]["p50_ms"]
+            lines.append(
+                f"- {size}, 1 client: our p50 ({best}) {ms(p50)} ms / in-process p50 {ms(ceiling['p50_ms'])} ms = "
+                f"**{p50 / ceiling['p50_ms']:.2f}**."
+            )
+    return lines
+
+
+def plot(results: Dict, levels: List[int], path: Path) -> None:
+    """One column per model size: questions/s (top) and p50 latency (bottom) against clients, per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    sizes = list(results["sizes"])
+    if not sizes:
+        return
+    fig, axes = plt.subplots(2, len(sizes), figsize=(6.5 * len(sizes), 8.5), squeeze=False)
+    colors = dict(zip(SERVED, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for column, size in enumerate(sizes):
+        qps_axis, p50_axis = axes[0][column], axes[1][column]
+        missing = []
+        for name, result in results["sizes"][size].items():
+            if name == "in-process":
+                if "qps" not in result:
+                    missing.append(name)
+                    continue
+                qps_axis.axhline(result["qps"], color="black", linestyle="--", label="in-process ceiling")
+                if result["p50_ms"] is not None:
+                    p50_axis.axhline(result["p50_ms"], color="black", linestyle="--", label="in-process")
+                continue
+            points = [(level, result["levels"][level]) for level in levels if level in result.get("levels", {})]
+            if not points:
+                missing.append(name)
+                continue
+            qps_axis.plot([x for x, _ in points], [f["qps"] for _, f in points], marker="o", color=colors[name], label=name)
+            latency = [(x, f) for x, f in points if f["p50_ms"] is not None]
+            p50_axis.plot([x for x, _ in latency], [f["p50_ms"] for _, f in latency], color=colors[name], label=name)
+            for x, f in latency:  # hollow: first-round latencies that understate the steady state
+                hollow = first_round_only(f, x)
+                p50_axis.plot(x, f["p50_ms"], marker="o", color=colors[name], markerfacecolor="white" if hollow else colors[name])
+        layers, hidden = results["models"][size]["layers"], results["models"][size]["hidden"]
+        qps_axis.set_title(f"{size} reader ({layers} layers x {hidden})")
+        qps_axis.set_ylabel("questions/s")
+        qps_axis.set_ylim(bottom=0)
+        p50_axis.set_ylabel("p50 latency, ms (log); hollow: first round only")
+        p50_axis.set_yscale("log")
+        p50_axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 500, 1000, 2000 ms: readable labels
+        p50_axis.yaxis.set_major_formatter(ScalarFormatter())
+        p50_axis.yaxis.set_minor_formatter(NullFormatter())
+        for axis in (qps_axis, p50_axis):
+            axis.set_xscale("log", base=2)
+            axis.set_xticks(levels, [str(level) for level in levels])
+            axis.xaxis.set_minor_locator(NullLocator())
+            axis.set_xlabel("concurrent clients")
+            axis.grid(True, alpha=0.3)
+            axis.legend(fontsize=8)
+        if missing:
+            qps_axis.text(0.01, 0.01, "not measured: " + ", ".join(missing), transform=qps_axis.transAxes, fontsize=8, color="gray")
+    documents = Path(results["documents"]["path"]).name
+    fig.suptitle(f"Serving benchmark: {documents}, {results['machine']['cores']} cores, {results['machine']['date'][:10]}")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))  # room for the suptitle
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
