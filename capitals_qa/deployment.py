@@ -36,9 +36,10 @@ class HaystackQA(QARoutes):
         self.workers = TorchWorkers(assigned_cpus())
         self.settings = settings
         self.pipeline = load_pipeline(settings)
-        guard_for_threads(self.pipeline.get_document_store())
+        self.store = self.pipeline.get_document_store()
+        guard_for_threads(self.store)
         self.node_parameters = node_parameters(self.pipeline)
-        self.unsupported_parameters = unsupported_parameters(self.pipeline.get_document_store())
+        self.unsupported_parameters = unsupported_parameters(self.store)
 
     async def run_pipeline(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
@@ -53,5 +54,5 @@ class HaystackQA(QARoutes):
             "pipeline": self.settings.pipeline_name,
             "pipeline_yaml": self.settings.pipeline_yaml,
             "nodes": list(self.node_parameters),
-            "document_count": document_count(self.pipeline.get_document_store()),
+            "document_count": document_count(self.store),
         }

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from haystack.nodes import FARMReader
 from haystack.pipelines.base import RootNode
+import ray
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
@@ -26,10 +27,8 @@ from capitals_qa.pipelines import (
     unsupported_parameters,
 )
 from capitals_qa.server.app import QARoutes, api
-from capitals_qa.settings import ServiceSettings
+from capitals_qa.settings import DEFAULT_BATCHING, ServiceSettings
 from capitals_qa.workers import TorchWorkers, assigned_cpus, guard_for_threads
-
-from capitals_qa.settings import DEFAULT_BATCHING
 
 
 def node_chain(pipelines: YamlPipelines, pipeline_name: str) -> Tuple[str, List[str]]:
@@ -101,8 +100,6 @@ class PipelineNode:
         if not isinstance(self.component, FARMReader):
             return
         config = {**DEFAULT_BATCHING, **(config or {})}
-        import ray
-
         has_gpu = ray.get_runtime_context().get_assigned_resources().get("GPU", 0) > 0
         self.batching = batching_enabled(config["batching"], has_gpu)
         self.max_batch_size = int(config["max_batch_size"])
