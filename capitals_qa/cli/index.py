@@ -1,12 +1,13 @@
 """capitals-index: run a pipeline YAML's `indexing` pipeline over .txt files and folders."""
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
-from capitals_qa.indexing import collect_text_files, index_files
-from capitals_qa.pipelines import StartupError, YamlPipelines
-from capitals_qa.settings import OPTIONS
+from capitals_qa.pipeline.indexing import collect_text_files, index_files
+from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines, node_overrides
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -18,7 +19,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", type=Path, help=".txt files, or folders searched for them")
     parser.add_argument(
         "--pipeline",
-        default=OPTIONS["pipeline"][1],
+        default=str(DEFAULT_PIPELINE_YAML),
         help="pipeline YAML (default: the embedded pipeline.yml, whose in-memory store lives only as long as "
         "this command: useful to check a corpus; use pipelines/elasticsearch.yml for a store that lasts)",
     )
@@ -31,7 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         files = collect_text_files(args.paths)  # a missing path stops us before anything is written
-        indexing = YamlPipelines(Path(args.pipeline)).load(args.pipeline_name)
+        indexing = YamlPipelines(Path(args.pipeline), node_overrides(os.environ)).load(args.pipeline_name)
     except (FileNotFoundError, StartupError) as error:
         print(f"capitals-index: error: {error}", file=sys.stderr)
         return 2

@@ -6,9 +6,9 @@ import requests
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from capitals_qa.deployment import HaystackQA
+from capitals_qa.serving.ingress import HaystackQA
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
-from conftest import wait_until_ready
+from helpers import wait_until_ready
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_config_is_valid_for_ray_serve_and_names_the_real_app(config):
     schema = ServeDeploySchema.parse_obj(config)
     (app,) = schema.applications
     assert app.import_path == "capitals:app"
-    ServiceSettings.from_args(app.args, environ={})  # the builder accepts the arguments
+    ServiceSettings.parse_obj(app.args)  # the builder accepts the arguments
     (deployment,) = app.deployments
     assert deployment.name == HaystackQA.name == "HaystackQA"
     autoscaling = deployment.autoscaling_config

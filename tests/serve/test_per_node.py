@@ -8,10 +8,8 @@ import requests
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from capitals_qa.per_node import node_chain
-from capitals_qa.pipelines import StartupError, YamlPipelines
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
-from conftest import wait_until_ready
+from capitals_qa.settings import PROJECT_DIR
+from helpers import wait_until_ready
 
 QUESTIONS = ["What is the capital of Italy?", "Which languages are spoken in Belgium?", "How many people live in Japan?"]
 PARAMS = [None, {"Retriever": {"top_k": 3}, "Reader": {"top_k": 2}}, {"top_k": 4}]
@@ -21,43 +19,6 @@ def query(url, question, params=None):
     response = requests.post(f"{url}/query", json={"query": question, "params": params}, timeout=120)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def test_default_pipelines_split_into_a_chain():
-    assert node_chain(YamlPipelines(DEFAULT_PIPELINE_YAML), "query") == ("Query", ["Retriever", "Reader"])
-    for yaml_file in ("elasticsearch.yml", "elasticsearch_bm25.yml"):
-        assert node_chain(YamlPipelines(PROJECT_DIR / "pipelines" / yaml_file), "query") == ("Query", ["Retriever", "Reader"])
-
-
-GRAPHS = {
-    "join": ("has inputs ['Retriever', 'Retriever2']", [
-        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Retriever2", "inputs": ["Query"]},
-        {"name": "Join", "inputs": ["Retriever", "Retriever2"]}, {"name": "Reader", "inputs": ["Join"]}]),
-    "fork": ("Retriever feeds Reader and Reader2", [
-        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Reader", "inputs": ["Retriever"]},
-        {"name": "Reader2", "inputs": ["Retriever"]}]),
-    "decision": ("decision node Classifier", [
-        {"name": "Retriever", "inputs": ["Query"]}, {"name": "Classifier", "inputs": ["Retriever"]}]),
-    "routed edge": ("routed edge Classifier.output_1", [
-        {"name": "Retriever", "inputs": ["Classifier.output_1"]}, {"name": "Classifier", "inputs": ["Query"]}]),
-}
-
-
-@pytest.mark.parametrize("graph", GRAPHS)
-def test_graphs_that_cannot_be_split_are_refused_with_the_reason(graph, tmp_path):
-    reason, nodes = GRAPHS[graph]
-    config = yaml.safe_load(DEFAULT_PIPELINE_YAML.read_text())
-    config["components"] += [
-        {"name": "Retriever2", "type": "BM25Retriever", "params": {"document_store": "DocumentStore"}},
-        {"name": "Reader2", "type": "FARMReader", "params": {"model_name_or_path": "unused"}},
-        {"name": "Join", "type": "JoinDocuments"},
-        {"name": "Classifier", "type": "FileTypeClassifier"},
-    ]
-    config["pipelines"] = [{"name": "query", "nodes": nodes}]
-    path = tmp_path / "graph.yml"
-    path.write_text(yaml.safe_dump(config))
-    with pytest.raises(StartupError, match=re.escape(reason)):
-        node_chain(YamlPipelines(path), "query")
 
 
 @pytest.fixture(scope="module")

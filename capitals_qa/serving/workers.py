@@ -7,19 +7,11 @@ does not keep two cores fully busy.
 """
 import asyncio
 import functools
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-import ray
 import torch
-from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
-
-
-def assigned_cpus() -> int:
-    """The CPUs Ray reserved for this replica (ray_actor_options.num_cpus), one at least."""
-    return max(1, math.floor(ray.get_runtime_context().get_assigned_resources().get("CPU", 0)))
 
 
 class TorchWorkers:
@@ -50,18 +42,3 @@ class TorchWorkers:
                 self._running -= 1
                 self._exclusive = False
                 self._state.notify_all()
-
-
-def guard_for_threads(store: BaseDocumentStore) -> None:
-    """InMemoryDocumentStore.query writes each hit's score onto the stored document before copying it, so two
-    questions retrieving the same document at once could swap scores; one query at a time keeps them apart."""
-    if isinstance(store, InMemoryDocumentStore):
-        lock = threading.Lock()
-        query = store.query
-
-        @functools.wraps(query)
-        def locked_query(*args, **kwargs):
-            with lock:
-                return query(*args, **kwargs)
-
-        store.query = locked_query

@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from capitals_qa.workers import TorchWorkers
+from capitals_qa.serving.workers import TorchWorkers
 
 
 def run_all(workers, works):

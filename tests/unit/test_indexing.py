@@ -4,13 +4,13 @@ from pathlib import Path
 import pytest
 
 from capitals_qa.cli.index import main as capitals_index
-from capitals_qa.indexing import collect_text_files, index_files
-from capitals_qa.nodes import WordWindowSplitter
-from capitals_qa.pipelines import YamlPipelines
+from capitals_qa.pipeline.indexing import collect_text_files, index_files
+from capitals_qa.pipeline.nodes import WordWindowSplitter
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
 from haystack.schema import Document
+from helpers import SHARED_CORPUS
 
-SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
 
 
 def words(n: int, prefix: str = "w") -> str:

@@ -3,18 +3,14 @@ import asyncio
 
 import pytest
 
-from capitals_qa.server.requests import (
-    RequestError,
-    check_params,
-    parse_query_request,
-    parse_question,
-    read_limited,
-)
+from capitals_qa.api.backend import ParamsRules
+from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
+from capitals_qa.api.params import check_params
 
-NODES = {
+NODES = ParamsRules({
     "Retriever": {"root_node", "query", "filters", "top_k", "documents", "index", "headers", "scale_score"},
     "Reader": {"query", "documents", "top_k", "labels", "add_isolated_node_eval"},
-}
+})
 
 
 async def _chunks(*parts):
@@ -90,10 +86,10 @@ def test_valid_params_pass(params):
 
 
 def test_params_the_pipeline_would_ignore_are_refused():
-    unsupported = {"filters": "the store ignores them"}
-    check_params({"filters": None, "Retriever": {"filters": {}}}, NODES, unsupported)
+    rules = ParamsRules(NODES.node_parameters, {"filters": "the store ignores them"})
+    check_params({"filters": None, "Retriever": {"filters": {}}}, rules)
     for params in ({"filters": {"a": 1}}, {"Retriever": {"filters": {"a": 1}}}):
-        assert status_of(check_params, params, NODES, unsupported) == (
+        assert status_of(check_params, params, rules) == (
             400, "params: 'filters' is not supported by this pipeline: the store ignores them")
 
 

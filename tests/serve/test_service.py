@@ -58,7 +58,7 @@ def test_answers_point_at_their_text_in_context_and_document(qa_url):
     ids=["defaults", "per-node", "global-top_k"],
 )
 def test_query_gives_what_pipeline_run_gives(qa_url, direct_pipeline, params):
-    from capitals_qa.results import query_response
+    from capitals_qa.api.serialize import query_response
 
     served = query(qa_url, {"query": ITALY, "params": params, "debug": False}).json()
     expected = query_response(direct_pipeline.run(query=ITALY, params=params), debug=False)

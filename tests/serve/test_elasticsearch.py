@@ -15,8 +15,8 @@ import requests
 
 from capitals_qa.cli.index import main as capitals_index
 from capitals_qa.settings import PROJECT_DIR
-from conftest import wait_until_ready
-from test_indexing import SHARED_CORPUS
+from helpers import wait_until_ready
+from helpers import SHARED_CORPUS
 
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
 BM25_YAML = str(PROJECT_DIR / "pipelines" / "elasticsearch_bm25.yml")
@@ -82,11 +82,11 @@ def test_indexing_again_writes_no_duplicates(indexed, es_index, capsys):
 def test_served_elasticsearch_pipeline_answers_and_filters(indexed, serve_url, qa_model):
     from ray import serve
 
-    from capitals_qa.deployment import HaystackQA
+    from capitals_qa.serving.ingress import HaystackQA
     from capitals_qa.settings import ServiceSettings
 
     os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
-    settings = ServiceSettings.from_args({"pipeline": BM25_YAML, "documents": ""}, environ={**os.environ, "DOCUMENTS_PATH": ""})
+    settings = ServiceSettings(pipeline=BM25_YAML, documents="")
     app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(settings)
     serve.run(app, name="es", route_prefix="/es")
     url = f"{serve_url}/es"

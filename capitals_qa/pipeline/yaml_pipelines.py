@@ -1,12 +1,11 @@
-"""Loading the pipelines of a YAML file and filling their document store."""
-import inspect
+"""Loading the pipelines of a YAML file with shared components, and filling the store the query pipeline reads."""
 import logging
-import os
+import re
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Set
+from typing import Dict, List, Mapping, Optional
 
 from haystack import Pipeline
-from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
+from haystack.document_stores import BaseDocumentStore
 from haystack.nodes.base import BaseComponent
 from haystack.pipelines.config import (
     get_component_definitions,
@@ -15,15 +14,24 @@ from haystack.pipelines.config import (
     validate_config,
 )
 
-import capitals_qa.nodes  # noqa: F401  (makes our node types known to YAML files)
-from capitals_qa.documents import JSON_SUFFIXES, DocumentsError, read_records_file
-from capitals_qa.settings import ServiceSettings
+import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to YAML files)
+from capitals_qa.pipeline.documents import JSON_SUFFIXES, DocumentsError, read_records_file
+from capitals_qa.pipeline.haystack_internals import component_class, load_component
+from capitals_qa.pipeline.indexing import collect_text_files, index_files
 
-logger = logging.getLogger("ray.serve")
+logger = logging.getLogger(__name__)
+
+# Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
+NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
 
 
 class StartupError(Exception):
     """The service cannot start; the message says which file or setting is wrong."""
+
+
+def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:
+    """The `<NODE>_PARAMS_<PARAM>` variables of an environment."""
+    return {key: value for key, value in environ.items() if NODE_OVERRIDE.match(key)}
 
 
 class YamlPipelines:
@@ -31,25 +39,26 @@ class YamlPipelines:
 
     Haystack's `Pipeline.load_from_yaml` builds new components for every pipeline it loads; an in-memory
     store must be the same object in the `indexing` pipeline that writes it and the `query` pipeline that
-    reads it, and a model should be loaded once.
+    reads it, and a model should be loaded once. `overrides` are `<NODE>_PARAMS_<PARAM>` values, applied as
+    Haystack applies them from the environment, but passed explicitly so a replica gets those of the process
+    that built the app.
     """
 
-    def __init__(self, path: Path, node_param_env: Mapping[str, str] = {}):
-        # Haystack reads `<NODE>_PARAMS_<PARAM>` overrides from this process's environment.
-        os.environ.update(node_param_env)
+    def __init__(self, path: Path, overrides: Mapping[str, str] = {}):
         self.path = Path(path)
         if not self.path.is_file():
             raise StartupError(f"pipeline file {self.path} does not exist")
         try:
             self.config = read_pipeline_config_from_yaml(self.path)
             validate_config(self.config)
-            self._definitions = get_component_definitions(self.config, overwrite_with_env_variables=True)
+            self._definitions = get_component_definitions(self.config, overwrite_with_env_variables=False)
         except Exception as error:
             raise StartupError(f"cannot read pipelines from {self.path}: {error}") from error
+        _apply_overrides(self._definitions, overrides)
         self._components: Dict[str, BaseComponent] = {}
 
     @property
-    def names(self) -> list:
+    def names(self) -> List[str]:
         return [pipeline["name"] for pipeline in self.config["pipelines"]]
 
     def load(self, name: str) -> Pipeline:
@@ -58,7 +67,7 @@ class YamlPipelines:
             pipeline.add_node(component=self.component(node["name"]), name=node["name"], inputs=node["inputs"])
         return pipeline
 
-    def nodes(self, pipeline_name: str) -> list:
+    def nodes(self, pipeline_name: str) -> List[dict]:
         """The pipeline's nodes as the YAML lists them: [{"name": ..., "inputs": [...]}, ...]."""
         if pipeline_name not in self.names:
             raise StartupError(f"{self.path} defines no pipeline {pipeline_name!r}; it has {self.names}")
@@ -67,13 +76,13 @@ class YamlPipelines:
     def component(self, name: str) -> BaseComponent:
         """One component, with the components its parameters name (a retriever's document store)."""
         try:
-            return Pipeline._load_or_get_component(name=name, definitions=self._definitions, components=self._components)
+            return load_component(name, self._definitions, self._components)
         except Exception as error:
             raise StartupError(self._why_not_loaded(name, error)) from error
 
     def component_class(self, name: str) -> type:
         """A component's class, without creating it."""
-        return BaseComponent._subclasses[self._definitions[name]["type"]]
+        return component_class(self._definitions[name]["type"])
 
     def _why_not_loaded(self, name: str, error: Exception) -> str:
         # Haystack's own message for an unreachable Elasticsearch is a paragraph; operators need host and port.
@@ -85,11 +94,22 @@ class YamlPipelines:
         return f"cannot load {name!r} of {self.path}: {error}"
 
 
-def load_pipeline(settings: ServiceSettings) -> Pipeline:
-    """The pipeline the service answers with, its store filled from `settings.documents` when empty."""
-    pipelines = YamlPipelines(Path(settings.pipeline_yaml), settings.node_param_env)
-    query = pipelines.load(settings.pipeline_name)
-    fill_document_store(pipelines, query.get_document_store(), settings.documents)
+def _apply_overrides(definitions: Dict[str, dict], overrides: Mapping[str, str]) -> None:
+    for name, definition in definitions.items():
+        prefix = f"{name.upper()}_PARAMS_"
+        for key, value in overrides.items():
+            if key.startswith(prefix):
+                definition.setdefault("params", {})[key[len(prefix):].lower()] = value
+                logger.info("%s of %s set by %s", key[len(prefix):].lower(), name, key)
+
+
+def load_query_pipeline(
+    pipeline_yaml: str, pipeline_name: str, documents: Optional[str], overrides: Mapping[str, str] = {}
+) -> Pipeline:
+    """The pipeline the service answers with, its store filled from `documents` when empty."""
+    pipelines = YamlPipelines(Path(pipeline_yaml), overrides)
+    query = pipelines.load(pipeline_name)
+    fill_document_store(pipelines, query.get_document_store(), documents)
     return query
 
 
@@ -108,30 +128,7 @@ def fill_document_store(pipelines: YamlPipelines, store: Optional[BaseDocumentSt
             store.write_documents(docs)
             logger.info("Wrote %d documents from %s", len(docs), path)
         else:
-            from capitals_qa.indexing import collect_text_files, index_files
-
             report = index_files(pipelines.load("indexing"), collect_text_files([path]), store=store)
             logger.info("Indexed %s: %s", path, report.summary())
     except (DocumentsError, FileNotFoundError) as error:
         raise StartupError(str(error)) from None
-
-
-def document_count(store: Optional[BaseDocumentStore]) -> int:
-    return store.get_document_count() if store is not None else 0
-
-
-def unsupported_parameters(store: Optional[BaseDocumentStore]) -> Dict[str, str]:
-    """Parameters a store's retriever accepts but ignores, with the reason a client should read."""
-    if isinstance(store, InMemoryDocumentStore) and store.use_bm25:
-        return {"filters": "InMemoryDocumentStore ignores filters in BM25 retrieval; serve an Elasticsearch pipeline to filter"}
-    return {}
-
-
-def run_parameters(component: BaseComponent) -> Set[str]:
-    """The parameters a node's `run` accepts, for checking a request's params."""
-    return set(inspect.signature(component.run).parameters)
-
-
-def node_parameters(pipeline: Pipeline) -> Dict[str, Set[str]]:
-    """Each node of a pipeline (the root excepted) and the parameters its `run` accepts."""
-    return {name: run_parameters(pipeline.get_node(name)) for name in pipeline.graph.nodes if name != pipeline.root_node}

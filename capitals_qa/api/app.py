@@ -1,0 +1,55 @@
+"""The FastAPI app: its routers, and one JSON error shape, `{"errors": [...]}`, for every failure."""
+from typing import Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from capitals_qa.api.backend import ServedProvider
+from capitals_qa.api.body import RequestError, validation_messages
+from capitals_qa.api.routers import questions, status
+
+
+def create_api(served: ServedProvider) -> FastAPI:
+    """The HTTP API over whatever `served()` returns when a request arrives (a backend and the body limits)."""
+    api = FastAPI(
+        title="Capitals QA",
+        description="Extractive question answering over a Haystack 1.x pipeline, served by Ray Serve. "
+        "`/query` is compatible with Haystack 1.x's REST API.",
+        version="1.0.0",
+    )
+    api.state.served = served
+    api.include_router(questions.router)
+    api.include_router(status.router)
+    api.add_exception_handler(RequestError, _request_error)
+    api.add_exception_handler(HTTPException, _http_error)
+    api.add_exception_handler(RequestValidationError, _validation_error)
+    api.add_exception_handler(Exception, _internal_error)
+    return api
+
+
+def error_response(status: int, messages: Iterable[str]) -> JSONResponse:
+    return JSONResponse({"errors": list(messages)}, status_code=status)
+
+
+async def _request_error(request: Request, error: RequestError) -> JSONResponse:
+    return error_response(error.status, error.messages)
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    # Unknown paths (404) and wrong methods (405) get the same JSON shape as every other error.
+    response = error_response(error.status_code, [str(error.detail)])
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    return error_response(422, validation_messages(error.errors()))
+
+
+async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # The server logs the traceback (Starlette raises the error on after this answer); the client gets the
+    # JSON shape and an id to quote.
+    request_id = questions.request_id(request)
+    return error_response(500, [f"internal error while answering (request id {request_id})"])

@@ -1,0 +1,44 @@
+"""What the routes need from whatever runs the pipeline: one process, or a chain of Serve deployments."""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Set
+
+
+@dataclass(frozen=True)
+class ParamsRules:
+    """Each node's accepted `run` parameters, and parameters the pipeline accepts but would ignore (-> why)."""
+
+    node_parameters: Mapping[str, Set[str]]
+    ignored: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    max_question_bytes: int
+    max_query_bytes: int
+
+
+class Backend(ABC):
+    @abstractmethod
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        """The result of `Pipeline.run(query=..., params=..., debug=...)`: Haystack's answers and documents."""
+
+    @abstractmethod
+    async def params_rules(self) -> ParamsRules:
+        """How to check a request's params (see api/params.py)."""
+
+    @abstractmethod
+    async def describe(self) -> Dict[str, Any]:
+        """/health's fields but `ready` and `versions`: mode, pipeline, pipeline_yaml, nodes, document_count, ..."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the routes serve: a backend and the body limits."""
+
+    backend: Backend
+    limits: BodyLimits
+
+
+# The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress.py), a test its own.
+ServedProvider = Callable[[], Served]

@@ -1,0 +1,93 @@
+"""Asking: `POST /` (plain text in, best answer's text out) and `POST /query` (Haystack's REST shape)."""
+import logging
+import time
+import uuid
+from typing import Any, Dict, Optional
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from capitals_qa.api.backend import Served
+from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
+from capitals_qa.api.params import check_params
+from capitals_qa.api.schemas import ErrorResponse, QueryRequest, QueryResponse
+from capitals_qa.api.serialize import best_answer_text, query_response
+
+logger = logging.getLogger("ray.serve")
+router = APIRouter()
+
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422)}
+
+
+def served(request: Request) -> Served:
+    return request.app.state.served()
+
+
+def request_id(request: Request) -> str:
+    """Serve's proxy gives every request an `x-request-id` (the client's own, if it sent one)."""
+    return request.headers.get("x-request-id") or uuid.uuid4().hex
+
+
+def request_body(media_type: str, schema: Dict[str, Any]) -> Dict[str, Any]:
+    # Bodies are read by hand (size limit while streaming, our own 400s), so FastAPI cannot describe them.
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+
+
+@router.post(
+    "/",
+    summary="Ask a question in plain text; get the best answer's text",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **ERRORS},
+    openapi_extra=request_body("text/plain", {"type": "string", "example": "What is the capital of Italy?"}),
+)
+async def ask(request: Request, service: Served = Depends(served)) -> PlainTextResponse:
+    body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_question_bytes)
+    result = await answer(service, request_id(request), parse_question(body), None, False)
+    return PlainTextResponse(best_answer_text(result))
+
+
+@router.post(
+    "/query",
+    summary="Ask a question as in Haystack's REST API",
+    response_model=QueryResponse,
+    # Fields a result does not have (`_debug` unless asked for) stay out of the body.
+    response_model_exclude_unset=True,
+    responses=ERRORS,
+    openapi_extra=request_body("application/json", QueryRequest.schema()),
+)
+async def query(request: Request, service: Served = Depends(served)) -> Dict[str, Any]:
+    body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
+    query_request = parse_query_request(body)
+    check_params(query_request.params, await service.backend.params_rules())
+    debug = bool(query_request.debug)
+    result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
+    return query_response(result, debug)
+
+
+async def answer(service: Served, rid: str, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+    """Run one question and log one line for it: request id, latency, outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = await service.backend.run(query, params, debug)
+        outcome = f"{len(result.get('answers') or [])} answers"
+        return result
+    except Exception as error:
+        cause = root_cause(error)
+        # Haystack raises these for parameter values it cannot use (a malformed filter, say).
+        if not params or not isinstance(cause, (ValueError, TypeError)):
+            raise
+        outcome = f"rejected: {cause}"
+        raise RequestError(400, f"params: {cause}") from error
+    finally:
+        latency_ms = (time.perf_counter() - started) * 1000
+        logger.info("question request_id=%s latency_ms=%.1f outcome=%s", rid, latency_ms, outcome)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first error of a chain: Pipeline.run wraps a node's error in a plain Exception, Ray in RayTaskError."""
+    while True:
+        inner = getattr(error, "cause", None) or error.__cause__
+        if inner is None or inner is error:
+            return error
+        error = inner

@@ -1,0 +1,32 @@
+"""Status: `/health` (readiness and what is served), and Haystack REST's `/initialized` and `/hs_version`."""
+from typing import Any, Dict
+
+import haystack
+from fastapi import APIRouter, Depends
+
+from capitals_qa.api.backend import Served
+from capitals_qa.api.routers.questions import served
+from capitals_qa.api.schemas import HealthResponse, VersionResponse
+
+router = APIRouter()
+
+
+def versions() -> Dict[str, str]:
+    from importlib.metadata import version
+
+    return {"haystack": haystack.__version__, "ray": version("ray")}
+
+
+@router.get("/health", summary="Readiness and what is served", response_model=HealthResponse)
+async def health(service: Served = Depends(served)) -> Dict[str, Any]:
+    return {"ready": True, **await service.backend.describe(), "versions": versions()}
+
+
+@router.get("/initialized", summary="Haystack REST API: true once the pipeline is loaded", response_model=bool)
+async def initialized() -> bool:
+    return True
+
+
+@router.get("/hs_version", summary="Haystack REST API: the Haystack version", response_model=VersionResponse)
+async def hs_version() -> Dict[str, str]:
+    return {"hs_version": haystack.__version__}

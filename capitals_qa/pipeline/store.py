@@ -1,0 +1,36 @@
+"""What a pipeline and its document store offer a client: node parameters, document count, ignored parameters."""
+import inspect
+from typing import Dict, Optional, Set
+
+from haystack import Pipeline
+from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
+from haystack.nodes.base import BaseComponent
+
+from capitals_qa.pipeline.haystack_internals import serialize_queries
+
+
+def make_thread_safe(store: Optional[BaseDocumentStore]) -> None:
+    """Worker threads query the store at once; Haystack's in-memory store needs its queries one at a time."""
+    if isinstance(store, InMemoryDocumentStore):
+        serialize_queries(store)
+
+
+def document_count(store: Optional[BaseDocumentStore]) -> int:
+    return store.get_document_count() if store is not None else 0
+
+
+def ignored_parameters(store: Optional[BaseDocumentStore]) -> Dict[str, str]:
+    """Parameters a store's retriever accepts but ignores, with the reason a client should read."""
+    if isinstance(store, InMemoryDocumentStore) and store.use_bm25:
+        return {"filters": "InMemoryDocumentStore ignores filters in BM25 retrieval; serve an Elasticsearch pipeline to filter"}
+    return {}
+
+
+def run_parameters(component: BaseComponent) -> Set[str]:
+    """The parameters a node's `run` accepts, for checking a request's params."""
+    return set(inspect.signature(component.run).parameters)
+
+
+def node_parameters(pipeline: Pipeline) -> Dict[str, Set[str]]:
+    """Each node of a pipeline (the root excepted) and the parameters its `run` accepts."""
+    return {name: run_parameters(pipeline.get_node(name)) for name in pipeline.graph.nodes if name != pipeline.root_node}

@@ -1,0 +1,90 @@
+"""The two backends the ingress can hold: the whole pipeline in the replica, or a chain of node deployments."""
+import asyncio
+import functools
+from typing import Any, Dict, List, Optional
+
+from ray.serve.handle import DeploymentHandle
+
+from capitals_qa.api.backend import Backend, ParamsRules
+from capitals_qa.pipeline.chain import run_chain
+from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
+from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.settings import ServiceSettings
+
+
+class LocalPipeline(Backend):
+    """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
+
+    def __init__(self, settings: ServiceSettings, workers: TorchWorkers):
+        self.settings = settings
+        self.workers = workers
+        self.pipeline = load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)
+        self.store = self.pipeline.get_document_store()
+        make_thread_safe(self.store)
+        self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(self.store))
+
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
+        # Haystack keeps a run's debug flag on the node objects, so a debug run must not overlap another.
+        return await self.workers.run(run, exclusive=debug)
+
+    async def params_rules(self) -> ParamsRules:
+        return self.rules
+
+    async def describe(self) -> Dict[str, Any]:
+        return {
+            "mode": "single",
+            "pipeline": self.settings.pipeline_name,
+            "pipeline_yaml": self.settings.pipeline,
+            "nodes": list(self.rules.node_parameters),
+            "document_count": document_count(self.store),
+        }
+
+
+class NodeChain(Backend):
+    """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py)."""
+
+    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle]):
+        self.settings = settings
+        self.root = root
+        self.chain: List[str] = list(nodes)  # in the order data flows
+        self.nodes = nodes
+        self._rules: Optional[ParamsRules] = None
+
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        return await run_chain(self.root, self.chain, self._call_node, query, params, debug)
+
+    async def _call_node(self, name: str, node_input: Dict[str, Any]):
+        return await self.nodes[name].run.remote(node_input)
+
+    async def params_rules(self) -> ParamsRules:
+        if self._rules is None:
+            described = await self._describe_nodes(timeout_s=None)
+            ignored: Dict[str, str] = {}
+            for info in described.values():
+                ignored.update(info["unsupported_parameters"])
+            self._rules = ParamsRules({name: set(info["parameters"]) for name, info in described.items()}, ignored)
+        return self._rules
+
+    async def describe(self) -> Dict[str, Any]:
+        described = await self._describe_nodes(timeout_s=2)
+        counts = [info["document_count"] for info in described.values() if info.get("document_count") is not None]
+        return {
+            "mode": "per_node",
+            "pipeline": self.settings.pipeline_name,
+            "pipeline_yaml": self.settings.pipeline,
+            "nodes": self.chain,
+            "document_count": counts[0] if counts else 0,
+            "node_status": described,
+        }
+
+    async def _describe_nodes(self, timeout_s: Optional[float]) -> Dict[str, Dict[str, Any]]:
+        async def describe(name: str) -> Dict[str, Any]:
+            try:
+                return await asyncio.wait_for(self.nodes[name].describe.remote(), timeout_s)
+            except asyncio.TimeoutError:
+                return {"ready": False, "reason": f"no answer within {timeout_s} s"}
+
+        results = await asyncio.gather(*(describe(name) for name in self.chain))
+        return dict(zip(self.chain, results))

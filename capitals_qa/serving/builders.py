@@ -1,0 +1,44 @@
+"""Application builders: what `serve run capitals:...` and the serve config files start."""
+from typing import Any, Dict
+
+from ray.serve import Application
+
+from capitals_qa.pipeline.chain import node_chain
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
+from capitals_qa.serving.defaults import LIGHT_REPLICA, MODEL_REPLICA
+from capitals_qa.serving.ingress import HaystackQA
+from capitals_qa.serving.node import PipelineNode
+from capitals_qa.settings import ServiceSettings
+
+
+def build_app(settings: ServiceSettings) -> Application:
+    """`serve run capitals:app pipeline=... documents=... mode=...`, or `args:` in a serve config file.
+
+    Serve validates the arguments against the annotation (ServiceSettings) before calling this; a set
+    environment variable wins over its argument.
+    """
+    if settings.mode == "per_node":
+        return build_per_node_app(settings)
+    return HaystackQA.bind(settings)
+
+
+def app_from_env() -> Application:
+    """`serve run capitals:haystack_deployment`: PIPELINE_YAML, PIPELINE_NAME, DOCUMENTS_PATH, SERVE_MODE, ..."""
+    return build_app(ServiceSettings())
+
+
+def build_per_node_app(settings: ServiceSettings) -> Application:
+    """One deployment per node, named after the node, so a serve config can scale each by name."""
+    from haystack.nodes import FARMReader
+
+    pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
+    root, chain = node_chain(pipelines, settings.pipeline_name)
+    nodes: Dict[str, Any] = {}
+    for name in chain:
+        options: Dict[str, Any] = {"name": name}
+        if issubclass(pipelines.component_class(name), FARMReader):
+            # A lone Reader replica gets every core, as in the single mode; serve configs set their own.
+            options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
+        nodes[name] = PipelineNode.options(**options).bind(settings, name)
+    ingress = HaystackQA.options(name="PerNodeIngress", ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=64)
+    return ingress.bind(settings, nodes, root)

@@ -1,0 +1,34 @@
+"""Replica resources and options, in one place. serve_config.yaml and serve_config.per_node.yaml override them."""
+import math
+import os
+from typing import Any, Dict
+
+import ray
+
+# Serve runs replica code on an event loop of its own thread unless told otherwise, which costs every request a
+# hop between loops (measured here: 10.6 -> 9.2 ms p50 over a no-op pipeline). Our handlers never block
+# that loop (pipelines run on worker threads), so they can share the replica's main loop.
+REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
+
+# Questions wait inside a replica (its event loop stays free, so /health answers while they run); beyond
+# max_queued_requests waiting at the proxy, clients get 503 at once instead of joining an unbounded queue.
+QUEUES = {"max_ongoing_requests": 32, "max_queued_requests": 64}
+
+
+def actor_options(num_cpus: float) -> Dict[str, Any]:
+    return {"num_cpus": num_cpus, "runtime_env": {"env_vars": REPLICA_ENV}}
+
+
+# A replica that runs a model gets every core of the machine that builds the app; torch threads follow it.
+MODEL_REPLICA = actor_options(os.cpu_count() or 1)
+# A replica that only awaits other deployments (the per-node ingress) or runs BM25 needs no reserved core.
+LIGHT_REPLICA = actor_options(0)
+
+
+def assigned_cpus() -> int:
+    """The CPUs Ray reserved for this replica (ray_actor_options.num_cpus), one at least."""
+    return max(1, math.floor(ray.get_runtime_context().get_assigned_resources().get("CPU", 0)))
+
+
+def has_gpu() -> bool:
+    return ray.get_runtime_context().get_assigned_resources().get("GPU", 0) > 0

@@ -1,0 +1,36 @@
+"""HaystackQA: the one ingress deployment. It serves the HTTP API (capitals_qa.api) over a backend of either mode."""
+from typing import Dict, Optional
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from capitals_qa.api.app import create_api
+from capitals_qa.api.backend import BodyLimits, Served
+from capitals_qa.serving.backends import LocalPipeline, NodeChain
+from capitals_qa.serving.defaults import MODEL_REPLICA, QUEUES, assigned_cpus
+from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.settings import ServiceSettings
+
+
+def this_replicas_service() -> Served:
+    # What Serve's class-based routes do to find `self`: the replica's instance of the deployment class.
+    return serve.get_replica_context().servable_object.served
+
+
+def replica_api() -> FastAPI:
+    """Built in each replica (Serve calls it after __init__), over that replica's backend."""
+    return create_api(this_replicas_service)
+
+
+@serve.deployment(ray_actor_options=MODEL_REPLICA, **QUEUES)
+@serve.ingress(replica_api)
+class HaystackQA:
+    """single mode: holds the whole pipeline. per_node mode (`nodes` given): walks the node deployments."""
+
+    def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query"):
+        if nodes:
+            backend = NodeChain(settings, root, nodes)
+        else:
+            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
+        self.served = Served(backend, BodyLimits(settings.max_question_bytes, settings.max_query_bytes))

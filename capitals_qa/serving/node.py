@@ -1,0 +1,57 @@
+"""PipelineNode (per_node mode): one node of the query pipeline, and the document store it reads, per replica."""
+import functools
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from haystack.nodes import FARMReader
+from ray import serve
+
+from capitals_qa.pipeline.haystack_internals import run_node
+from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
+from capitals_qa.serving.batching import ReaderBatcher
+from capitals_qa.serving.defaults import LIGHT_REPLICA, assigned_cpus, has_gpu
+from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.settings import ReaderBatching, ServiceSettings
+
+
+@serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32)
+class PipelineNode:
+    def __init__(self, settings: ServiceSettings, node_name: str):
+        self.workers = TorchWorkers(assigned_cpus())
+        self.name = node_name
+        pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
+        self.component = pipelines.component(node_name)
+        self.store = getattr(self.component, "document_store", None)
+        fill_document_store(pipelines, self.store, settings.documents)
+        make_thread_safe(self.store)
+        self.batcher: Optional[ReaderBatcher] = None
+        if isinstance(self.component, FARMReader):
+            self.batcher = ReaderBatcher(self.component, self.workers)
+            self.reconfigure({})
+
+    def reconfigure(self, config: Dict[str, Any]) -> None:
+        """The Reader's user_config: {"batching": "auto"|true|false, "max_batch_size": int, "batch_wait_timeout_s": float}."""
+        if self.batcher is not None:
+            self.batcher.configure(ReaderBatching.parse_obj(config or {}), has_gpu())
+
+    async def run(self, node_input: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+        """What `Pipeline.run` does for this node, with the previous node's output."""
+        run = functools.partial(run_node, self.component, node_input)
+        if self.batcher is not None and self.batcher.enabled:
+            return await self.batcher.run(run)
+        debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
+        return await self.workers.run(run, exclusive=bool(debug))
+
+    async def describe(self) -> Dict[str, Any]:
+        info = {
+            "ready": True,
+            "pid": os.getpid(),
+            "cpus": self.workers.cpus,
+            "parameters": sorted(run_parameters(self.component)),
+            "unsupported_parameters": ignored_parameters(self.store),
+            "document_count": document_count(self.store) if self.store is not None else None,
+        }
+        if self.batcher is not None:
+            info.update(self.batcher.describe())
+        return info

@@ -1,0 +1,54 @@
+"""Live fixtures: a real Ray Serve instance serving the default pipeline with the local model."""
+import os
+
+import pytest
+
+from helpers import free_port, wait_until_ready
+
+
+@pytest.fixture(scope="session")
+def serve_url():
+    """Ray Serve started in this process, with its HTTP proxy on a port of its own."""
+    import ray
+    from ray import serve
+
+    port = free_port()
+    # Logical CPUs: several test applications live side by side; each replica asks for one.
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def qa_url(serve_url, qa_model):
+    """The default application (pipeline.yml, bundled corpus) with the local model swapped in.
+
+    The model is chosen with Haystack's READER_PARAMS_MODEL_NAME_OR_PATH, set after Ray started: only the
+    service's own forwarding can bring it to the replica, which would otherwise try the hub and fail.
+    """
+    from ray import serve
+
+    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.settings import ServiceSettings
+
+    os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
+    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(ServiceSettings())
+    serve.run(app, name="qa", route_prefix="/")
+    wait_until_ready(serve_url)
+    yield serve_url
+    serve.delete("qa")
+
+
+@pytest.fixture(scope="session")
+def direct_pipeline(qa_url):
+    """The same YAML, overrides and documents as the served app, run in this process without Serve."""
+    import torch
+
+    from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+    from capitals_qa.settings import ServiceSettings
+
+    torch.set_num_threads(1)  # as many as the replica has, so float sums are added up in the same order
+    settings = ServiceSettings()
+    return load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)

@@ -1,0 +1,168 @@
+"""The HTTP API with FastAPI's TestClient over a fake backend: every route, status and error body, no Ray."""
+import json
+from typing import Any, Dict, List, Optional
+
+import pytest
+from fastapi.testclient import TestClient
+from haystack.schema import Answer, Document, Span
+
+from capitals_qa.api.app import create_api
+from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
+
+ROME = Document(content="Rome is the capital of Italy.", meta={"name": "Italy"}, id="doc-italy", score=0.9)
+ANSWER = Answer(
+    answer="Rome", type="extractive", score=0.8, context="Rome is the capital of Italy.",
+    offsets_in_document=[Span(0, 4)], offsets_in_context=[Span(0, 4)], document_ids=["doc-italy"], meta={"name": "Italy"},
+)
+
+
+class FakeBackend(Backend):
+    """Answers every question with ANSWER from ROME; records what the routes passed on."""
+
+    def __init__(self, answers: Optional[List[Answer]] = None, error: Optional[Exception] = None):
+        self.answers = [ANSWER] if answers is None else answers
+        self.error = error
+        self.calls: List[tuple] = []
+
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        self.calls.append((query, params, debug))
+        if self.error:
+            raise self.error
+        result = {"query": query, "answers": self.answers, "documents": [ROME]}
+        if debug:
+            result["_debug"] = {"Retriever": {"output": {"documents": [ROME]}, "exec_time_ms": 1.5}}
+        return result
+
+    async def params_rules(self) -> ParamsRules:
+        return ParamsRules({"Retriever": {"query", "filters", "top_k"}, "Reader": {"query", "documents", "top_k"}},
+                           {"filters": "this store ignores filters"})
+
+    async def describe(self) -> Dict[str, Any]:
+        return {"mode": "single", "pipeline": "query", "pipeline_yaml": "/p/pipeline.yml", "nodes": ["Retriever", "Reader"], "document_count": 1}
+
+
+def client_for(backend: Backend, limits=BodyLimits(max_question_bytes=100, max_query_bytes=400)) -> TestClient:
+    return TestClient(create_api(lambda: Served(backend, limits)), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def backend():
+    return FakeBackend()
+
+
+@pytest.fixture
+def client(backend):
+    return client_for(backend)
+
+
+def test_plain_text_question_gets_the_best_answer_as_text(client, backend):
+    response = client.post("/", content="  What is the capital of Italy?\n".encode())
+    assert response.status_code == 200 and response.text == "Rome"
+    assert response.headers["content-type"].startswith("text/plain")
+    assert backend.calls == [("What is the capital of Italy?", None, False)]
+
+
+def test_no_answer_is_the_empty_string(backend):
+    assert client_for(FakeBackend(answers=[])).post("/", content=b"Who?").text == ""
+
+
+def test_query_returns_haystack_shapes(client, backend):
+    body = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 3}}}
+    response = client.post("/query", json=body)
+    assert response.status_code == 200
+    assert response.json() == {
+        "query": "What is the capital of Italy?",
+        "answers": [{
+            "answer": "Rome", "type": "extractive", "score": 0.8, "context": "Rome is the capital of Italy.",
+            "offsets_in_document": [{"start": 0, "end": 4}], "offsets_in_context": [{"start": 0, "end": 4}],
+            "document_ids": ["doc-italy"], "meta": {"name": "Italy"},
+        }],
+        "documents": [{"id": "doc-italy", "content": "Rome is the capital of Italy.", "content_type": "text", "meta": {"name": "Italy"}, "score": 0.9}],
+    }
+    assert backend.calls == [(body["query"], body["params"], False)]
+
+
+def test_debug_adds_the_nodes_debug_output_and_only_when_asked(client, backend):
+    debugged = client.post("/query", json={"query": "x", "debug": True}).json()
+    assert debugged["_debug"]["Retriever"]["output"]["documents"][0]["id"] == "doc-italy"
+    assert "_debug" not in client.post("/query", json={"query": "x"}).json()
+    assert [debug for _, _, debug in backend.calls] == [True, False]
+
+
+def test_health_and_haystack_status_endpoints(client):
+    health = client.get("/health").json()
+    assert health["ready"] is True and health["nodes"] == ["Retriever", "Reader"] and health["document_count"] == 1
+    assert set(health["versions"]) == {"haystack", "ray"} and health["node_status"] is None
+    assert client.get("/initialized").json() is True
+    assert client.get("/hs_version").json()["hs_version"].startswith("1.26")
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, mentions",
+    [
+        ("POST", "/", b"", 400, "empty"),
+        ("POST", "/", b" \t\n", 400, "empty"),
+        ("POST", "/", b"\xff\xfeWhat?", 400, "not valid UTF-8 (byte 0)"),
+        ("POST", "/", b"q" * 101, 413, "limit of 100 bytes"),
+        ("POST", "/query", b'{"query": ', 400, "not valid JSON"),
+        ("POST", "/query", b'"What?"', 422, "JSON object"),
+        ("POST", "/query", b"{}", 422, "query: field required"),
+        ("POST", "/query", b'{"query": 1}', 422, "query: str type expected"),
+        ("POST", "/query", b'{"query": "x", "debug": "yes"}', 422, "debug"),
+        ("POST", "/query", b'{"query": "x", "other": 1}', 422, "other: extra fields not permitted"),
+        ("POST", "/query", b'{"query": "x", "params": {"Ranker": {}}}', 400, "its nodes are ['Reader', 'Retriever']"),
+        ("POST", "/query", b'{"query": "x", "params": {"Reader": {"top_k": 0}}}', 400, "params.Reader.top_k must be a whole number"),
+        ("POST", "/query", b'{"query": "x", "params": {"filters": {"name": "Italy"}}}', 400, "this store ignores filters"),
+        ("POST", "/query", json.dumps({"query": "x" * 500}).encode(), 413, "limit of 400 bytes"),
+        ("GET", "/nowhere", None, 404, "Not Found"),
+        ("GET", "/query", None, 405, "Method Not Allowed"),
+        ("PUT", "/", None, 405, "Method Not Allowed"),
+    ],
+)
+def test_bad_requests_get_json_errors_and_never_reach_the_backend(client, backend, method, path, body, status, mentions):
+    response = client.request(method, path, content=body)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    errors = response.json()["errors"]
+    assert errors and mentions in " ".join(errors)
+    assert backend.calls == []
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(client):
+    response = client.post("/", content=b"short", headers={"content-length": "5000"})
+    assert response.status_code == 413
+
+
+def test_haystack_refusing_a_parameter_value_is_the_clients_400():
+    error = Exception("Exception while running node 'Retriever'")
+    error.__cause__ = ValueError("Unsupported filter operator $near")
+    failing = client_for(FakeBackend(error=error))
+    response = failing.post("/query", json={"query": "x", "params": {"Retriever": {"top_k": 2}}})
+    assert response.status_code == 400 and response.json() == {"errors": ["params: Unsupported filter operator $near"]}
+
+
+def test_an_unexpected_failure_is_a_json_500_quoting_the_request_id():
+    failing = client_for(FakeBackend(error=RuntimeError("model exploded")))
+    response = failing.post("/", content=b"What?", headers={"x-request-id": "req-42"})
+    assert response.status_code == 500
+    assert response.json() == {"errors": ["internal error while answering (request id req-42)"]}
+    assert "model exploded" not in response.text
+
+
+def test_the_backend_is_asked_for_at_each_request():
+    backends = iter([FakeBackend(answers=[]), FakeBackend()])
+    limits = BodyLimits(100, 100)
+    client = TestClient(create_api(lambda: Served(next(backends), limits)))
+    assert [client.post("/", content=b"q").text for _ in range(2)] == ["", "Rome"]
+
+
+def test_openapi_describes_routes_bodies_and_error_shape(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/", "/query", "/health", "/initialized", "/hs_version"} <= set(spec["paths"])
+    query = spec["paths"]["/query"]["post"]
+    assert query["requestBody"]["content"]["application/json"]["schema"]["required"] == ["query"]
+    assert query["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/QueryResponse")
+    assert query["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert "text/plain" in spec["paths"]["/"]["post"]["requestBody"]["content"]
+    served_answer = client.post("/query", json={"query": "x"}).json()["answers"][0]
+    assert set(served_answer) == set(spec["components"]["schemas"]["AnswerModel"]["properties"])
