@@ -10,16 +10,16 @@ pipeline and documents as the service (same settings, same loader), so only the 
 from ray import serve
 from starlette.requests import Request
 
-from capitals_qa.pipelines import load_pipeline
-from capitals_qa.results import best_answer_text
+from capitals_qa.api.serialize import best_answer_text
+from capitals_qa.serving.backends import load_served_pipeline
 from capitals_qa.settings import ServiceSettings
 
 
 @serve.deployment
 class HaystackQA:
     def __init__(self):
-        # load_pipeline also fills the store from DOCUMENTS_PATH (capitals_qa.pipelines.fill_document_store).
-        self.pipeline = load_pipeline(ServiceSettings.from_env())
+        # It also fills the store from DOCUMENTS_PATH (capitals_qa.pipeline.yaml_pipelines.fill_document_store).
+        self.pipeline = load_served_pipeline(ServiceSettings())
 
     async def __call__(self, request: Request) -> str:
         query = str(await request.body())  # the blog's defect: "b'...'" rather than the decoded text

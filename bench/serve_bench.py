@@ -35,8 +35,9 @@ if not __package__:  # run as a file (python bench/serve_bench.py): make `bench`
 
 from bench import loadgen  # noqa: E402
 from bench.variants import PROJECT_DIR, SERVED, URL, Served, Unavailable, replicas, serving  # noqa: E402
-from capitals_qa.local_models import SIZES  # noqa: E402
-from capitals_qa.settings import NODE_PARAM_VARIABLE, OPTIONS  # noqa: E402
+from capitals_qa.pipeline.yaml_pipelines import NODE_OVERRIDE, node_overrides  # noqa: E402
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, environment_variables  # noqa: E402
+from capitals_qa.testing.models import SIZES  # noqa: E402
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 MODELS_DIR = RESULTS_DIR / "models"
@@ -142,7 +143,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def ensure_model(size: str) -> Path:
     """A random-weight reader of this size, built once into bench/results/models/<size>."""
-    from capitals_qa.local_models import build_qa_model
+    from capitals_qa.testing.models import build_qa_model
 
     folder = MODELS_DIR / size
     if not folder.is_dir():
@@ -160,14 +161,25 @@ def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Op
     A set variable wins over serve_config.yaml's args, so one left over in the shell (SERVE_MODE, a
     READER_PARAMS_...) would silently change what a variant serves.
     """
-    service_variables = {variable for variable, _ in OPTIONS.values()}
-    env = {k: v for k, v in os.environ.items() if k not in service_variables and not NODE_PARAM_VARIABLE.match(k)}
+    service_variables = set(environment_variables().values())
+    env = {k: v for k, v in os.environ.items() if k not in service_variables and not NODE_OVERRIDE.match(k)}
     env["DOCUMENTS_PATH"] = str(documents)
     if model is not None:
         env["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(model)
     if pipeline_yaml is not None:
         env["PIPELINE_YAML"] = str(pipeline_yaml)
     return env
+
+
+def load_for(env: Dict[str, str]):
+    """The pipeline a variant with this environment serves, loaded in this process as a replica loads it."""
+    from capitals_qa.serving.backends import load_served_pipeline
+    from capitals_qa.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        pipeline=env.get("PIPELINE_YAML", str(DEFAULT_PIPELINE_YAML)), documents=env["DOCUMENTS_PATH"], node_overrides=node_overrides(env)
+    )
+    return load_served_pipeline(settings)
 
 
 def choose_documents(given: Optional[str], model: Path) -> Tuple[Path, str]:
@@ -186,13 +198,10 @@ def folder_problem(model: Path) -> Optional[str]:
 
     Tried on a one-file folder with pipeline.yml, through the loader every variant uses: a few seconds.
     """
-    from capitals_qa.pipelines import load_pipeline
-    from capitals_qa.settings import ServiceSettings
-
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "Italy.txt").write_text("Italy is a country in Europe. Its capital is Rome. " * 40)
         try:
-            pipeline = load_pipeline(ServiceSettings.from_env(service_env(Path(folder), model=model)))
+            pipeline = load_for(service_env(Path(folder), model=model))
             count = pipeline.get_document_store().get_document_count()
         except Exception as error:
             return f"{type(error).__name__}: {error}"
@@ -203,7 +212,7 @@ def folder_problem(model: Path) -> Optional[str]:
 
 def make_questions(documents: Path) -> List[str]:
     """Questions about countries the documents hold, in a fixed shuffled order so every variant gets the same."""
-    from capitals_qa.documents import JSON_SUFFIXES, read_records_file
+    from capitals_qa.pipeline.documents import JSON_SUFFIXES, read_records_file
 
     if documents.suffix in JSON_SUFFIXES:
         names = {doc.meta["name"] for doc in read_records_file(documents)}
@@ -222,12 +231,9 @@ def measure_in_process(env: Dict[str, str], questions: List[str], duration_s: fl
     """The ceiling: pipeline.run back to back in this process, torch with its default thread count."""
     import torch
 
-    from capitals_qa.pipelines import load_pipeline
-    from capitals_qa.settings import ServiceSettings
-
     started = time.monotonic()
     try:
-        pipeline = load_pipeline(ServiceSettings.from_env(env))
+        pipeline = load_for(env)
     except Exception as error:  # the served variants load the same way and will say so too; keep measuring them
         return {"failed": f"{type(error).__name__}: {error}"}
     load_s = time.monotonic() - started

@@ -3,6 +3,7 @@ import asyncio
 import functools
 from typing import Any, Dict, List, Optional
 
+from haystack import Pipeline
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
@@ -13,13 +14,18 @@ from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
 
+def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
+    """The query pipeline the settings name, its store filled from `settings.documents` when empty."""
+    return load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)
+
+
 class LocalPipeline(Backend):
     """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
 
     def __init__(self, settings: ServiceSettings, workers: TorchWorkers):
         self.settings = settings
         self.workers = workers
-        self.pipeline = load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)
+        self.pipeline = load_served_pipeline(settings)
         self.store = self.pipeline.get_document_store()
         make_thread_safe(self.store)
         self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(self.store))

@@ -46,9 +46,8 @@ def direct_pipeline(qa_url):
     """The same YAML, overrides and documents as the served app, run in this process without Serve."""
     import torch
 
-    from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+    from capitals_qa.serving.backends import load_served_pipeline
     from capitals_qa.settings import ServiceSettings
 
     torch.set_num_threads(1)  # as many as the replica has, so float sums are added up in the same order
-    settings = ServiceSettings()
-    return load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)
+    return load_served_pipeline(ServiceSettings())

@@ -1,6 +1,9 @@
 """The default application over real HTTP: real Ray Serve, the real pipeline.yml, FARMReader on a local model."""
 import json
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -165,3 +168,16 @@ def test_openapi_describes_the_endpoints(qa_url):
     served = query(qa_url, {"query": ITALY}).json()
     assert set(served["answers"][0]) == set(answer_fields)
     assert requests.get(f"{qa_url}/docs", timeout=10).status_code == 200
+
+
+def test_the_request_id_from_serves_proxy_reaches_our_question_log(qa_url):
+    request_id = f"test-{uuid.uuid4().hex}"
+    response = requests.post(qa_url, data=ITALY, headers={"x-request-id": request_id}, timeout=60)
+    assert response.status_code == 200 and response.headers["x-request-id"] == request_id
+    logs = Path("/tmp/ray/session_latest/logs/serve")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # replica logs are flushed shortly after the answer
+        if any(f"question request_id={request_id}" in log.read_text(errors="replace") for log in logs.glob("replica_*.log")):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"no replica log line names request_id={request_id}")

@@ -9,7 +9,6 @@ from capitals_qa.pipeline.nodes import WordWindowSplitter
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
 from haystack.schema import Document
-from helpers import SHARED_CORPUS
 
 
 
@@ -99,12 +98,3 @@ def test_command_names_host_and_port_when_elasticsearch_is_unreachable(corpus, c
     assert capitals_index([str(corpus), "--pipeline", str(PROJECT_DIR / yaml)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "capitals-index: error: cannot reach Elasticsearch at 127.0.0.1:9 (set DOCUMENTSTORE_PARAMS_HOST and _PORT to change)"
-
-
-@pytest.mark.skipif(not SHARED_CORPUS.is_dir(), reason=f"the shared corpus is not at {SHARED_CORPUS}")
-def test_shared_wikipedia_corpus_indexes_into_the_embedded_store():
-    indexing = embedded_indexing()
-    report = index_files(indexing, collect_text_files([SHARED_CORPUS]), indexing.get_document_store())
-    assert report.files_read == 455
-    assert {Path(p).name: why for p, why in report.skipped.items()} == {"6_Vienna.txt": "empty"}
-    assert report.documents_written > 10_000
