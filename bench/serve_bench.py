@@ -35,8 +35,7 @@ if not __package__:  # run as a file (python bench/serve_bench.py): make `bench`
 
 from bench import loadgen  # noqa: E402
 from bench.variants import PROJECT_DIR, SERVED, URL, Served, Unavailable, replicas, serving  # noqa: E402
-from capitals_qa.pipeline.yaml_pipelines import NODE_OVERRIDE, node_overrides  # noqa: E402
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML, environment_variables  # noqa: E402
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, NODE_OVERRIDE, environment_variables, node_overrides  # noqa: E402
 from capitals_qa.testing.models import SIZES  # noqa: E402
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
@@ -212,9 +211,9 @@ def folder_problem(model: Path) -> Optional[str]:
 
 def make_questions(documents: Path) -> List[str]:
     """Questions about countries the documents hold, in a fixed shuffled order so every variant gets the same."""
-    from capitals_qa.pipeline.documents import JSON_SUFFIXES, read_records_file
+    from capitals_qa.pipeline.documents import is_records_file, read_records_file
 
-    if documents.suffix in JSON_SUFFIXES:
+    if is_records_file(documents):
         names = {doc.meta["name"] for doc in read_records_file(documents)}
     else:
         files = sorted(documents.rglob("*.txt")) if documents.is_dir() else [documents]

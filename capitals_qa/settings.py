@@ -6,14 +6,18 @@ variables win over the YAML: one config file serves several setups (docker-compo
 pipeline with PIPELINE_YAML). A bad value stops the app before anything is deployed, naming the setting.
 """
 import os
+import re
 from pathlib import Path
-from typing import Any, Dict, Literal, Optional, Union
+from typing import Any, Dict, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, BaseSettings, Extra, Field, validator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
 DEFAULT_DOCUMENTS = PROJECT_DIR / "data" / "countries.jsonl"
+
+# Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
+NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
 
 # "auto": batch on GPU replicas only (measured slower per question on CPU, see bench/results).
 BatchingMode = Union[Literal["auto"], bool]
@@ -95,13 +99,16 @@ class ServiceSettings(BaseSettings):
 
     @validator("node_overrides", always=True)
     def _captured(cls, given: Dict[str, str]) -> Dict[str, str]:
-        from capitals_qa.pipeline.yaml_pipelines import node_overrides
-
         return given or node_overrides(os.environ)
 
     @property
     def reader_batching(self) -> ReaderBatching:
         return ReaderBatching(batching=self.batching, max_batch_size=self.max_batch_size, batch_wait_timeout_s=self.batch_wait_timeout_s)
+
+
+def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:
+    """The `<NODE>_PARAMS_<PARAM>` variables of an environment."""
+    return {key: value for key, value in environ.items() if NODE_OVERRIDE.match(key)}
 
 
 def environment_variables() -> Dict[str, str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
-from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines, node_overrides
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML
+from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, node_overrides
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:

@@ -1,11 +1,16 @@
 """Reading documents for the store from JSON or JSONL files of {"content", "meta"} records."""
+import gzip
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 from haystack.schema import Document
 
-JSON_SUFFIXES = {".json", ".jsonl"}
+JSON_SUFFIXES = {".json", ".jsonl"}  # and .jsonl.gz: JSONL compressed, as the shipped Wikipedia passages are
+
+
+def is_records_file(path: Path) -> bool:
+    return path.suffix in JSON_SUFFIXES or path.name.endswith(".jsonl.gz")
 # Content plus metadata (which holds the source name): the same passage from two sources stays two documents,
 # and writing the same file twice gives the same ids.
 ID_HASH_KEYS = ["content", "meta"]
@@ -16,12 +21,13 @@ class DocumentsError(Exception):
 
 
 def read_records_file(path: Path) -> List[Document]:
-    """Documents from a .json file (an array of records) or a .jsonl file (one record a line)."""
+    """Documents from a .json file (an array of records) or a .jsonl / .jsonl.gz file (one record a line)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as error:
         raise DocumentsError(f"cannot read documents from {path}: {error}") from None
-    records = _jsonl_records(path, text) if path.suffix == ".jsonl" else _json_records(path, text)
+    records = _json_records(path, text) if path.suffix == ".json" else _jsonl_records(path, text)
     documents = [_to_document(path, where, record) for where, record in records]
     if not documents:
         raise DocumentsError(f"{path} holds no documents")
@@ -56,4 +62,7 @@ def _to_document(path: Path, where: str, record: Any) -> Document:
         raise DocumentsError(f"{path} {where}: \"meta\" must be an object")
     # Haystack's clients show meta.name as an answer's source.
     meta = {"name": path.name, **meta}
+    if isinstance(record.get("id"), str) and record["id"]:
+        # Prepared passages carry their ids (data/make_wikipedia.py): kept, and Haystack's slow id hash skipped.
+        return Document(content=record["content"], meta=meta, id=record["id"])
     return Document(content=record["content"], meta=meta, id_hash_keys=ID_HASH_KEYS)

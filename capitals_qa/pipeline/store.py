@@ -7,11 +7,13 @@ from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.nodes.base import BaseComponent
 
 from capitals_qa.pipeline.haystack_internals import serialize_queries
+from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 
 def make_thread_safe(store: Optional[BaseDocumentStore]) -> None:
-    """Worker threads query the store at once; Haystack's in-memory store needs its queries one at a time."""
-    if isinstance(store, InMemoryDocumentStore):
+    """Worker threads query the store at once; Haystack's in-memory store needs its queries one at a time
+    (SparseBM25DocumentStore never changes stored documents, so it needs no lock)."""
+    if isinstance(store, InMemoryDocumentStore) and not isinstance(store, SparseBM25DocumentStore):
         serialize_queries(store)
 
 
@@ -21,7 +23,8 @@ def document_count(store: Optional[BaseDocumentStore]) -> int:
 
 def ignored_parameters(store: Optional[BaseDocumentStore]) -> Dict[str, str]:
     """Parameters a store's retriever accepts but ignores, with the reason a client should read."""
-    if isinstance(store, InMemoryDocumentStore) and store.use_bm25:
+    # SparseBM25DocumentStore honours filters; Haystack's own in-memory BM25 drops them silently.
+    if isinstance(store, InMemoryDocumentStore) and store.use_bm25 and not isinstance(store, SparseBM25DocumentStore):
         return {"filters": "InMemoryDocumentStore ignores filters in BM25 retrieval; serve an Elasticsearch pipeline to filter"}
     return {}
 

@@ -1,6 +1,5 @@
 """Loading the pipelines of a YAML file with shared components, and filling the store the query pipeline reads."""
 import logging
-import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
@@ -15,23 +14,14 @@ from haystack.pipelines.config import (
 )
 
 import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to YAML files)
-from capitals_qa.pipeline.documents import JSON_SUFFIXES, DocumentsError, read_records_file
+from capitals_qa.pipeline.documents import DocumentsError, is_records_file, read_records_file
 from capitals_qa.pipeline.haystack_internals import component_class, load_component
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
 
 logger = logging.getLogger(__name__)
 
-# Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
-NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
-
-
 class StartupError(Exception):
     """The service cannot start; the message says which file or setting is wrong."""
-
-
-def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:
-    """The `<NODE>_PARAMS_<PARAM>` variables of an environment."""
-    return {key: value for key, value in environ.items() if NODE_OVERRIDE.match(key)}
 
 
 class YamlPipelines:
@@ -116,14 +106,14 @@ def load_query_pipeline(
 def fill_document_store(pipelines: YamlPipelines, store: Optional[BaseDocumentStore], documents: Optional[str]) -> None:
     """Fill `store` from `documents` when it is empty; a store that has documents is left alone.
 
-    A .json/.jsonl file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline,
+    A .json/.jsonl/.jsonl.gz file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline,
     which must write into this same store (pipelines of one YamlPipelines share their components).
     """
     if store is None or not documents or store.get_document_count() > 0:
         return
     path = Path(documents)
     try:
-        if path.suffix in JSON_SUFFIXES:
+        if is_records_file(path):
             docs = read_records_file(path)
             store.write_documents(docs)
             logger.info("Wrote %d documents from %s", len(docs), path)

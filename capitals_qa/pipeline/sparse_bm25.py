@@ -1,0 +1,352 @@
+"""An in-memory document store whose BM25 index is a sparse matrix (bm25s): fast, filterable, safe across threads.
+
+Haystack's InMemoryDocumentStore scores BM25 with rank_bm25, a Python loop over every document for each query
+word (about 100 ms a question at 20k passages), ignores filters, and writes each hit's score onto the stored
+document. This store keeps Haystack's API, so BM25Retriever and YAML files use it unchanged
+(`type: SparseBM25DocumentStore`), and differs in:
+
+- the index: bm25s keeps each word's precomputed BM25 weights per passage in a sparse matrix; a query adds up
+  the rows of its words (under 1 ms at 20k passages). By default the weights are BM25Okapi's as rank_bm25
+  computes them, so scores and rankings are InMemoryDocumentStore's;
+- filters: Haystack's filter syntax, evaluated on `meta` as InMemoryDocumentStore.get_all_documents does;
+- results: copies of the stored documents with `score` set; the stored documents are never changed, and each
+  write swaps in a new index whole, so queries need no lock;
+- the index can be exported as plain arrays (`index_state`) and restored without tokenizing again
+  (`load_state`, `from_state`), for replicas that start from a saved copy.
+"""
+import copy
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import bm25s
+import numpy as np
+import pandas as pd
+from haystack.document_stores import InMemoryDocumentStore
+from haystack.document_stores.filter_utils import LogicalFilterClause
+from haystack.errors import DocumentStoreError
+from haystack.schema import Document, FilterType
+from scipy.special import expit
+
+logger = logging.getLogger(__name__)
+
+# "okapi" is rank_bm25's BM25Okapi, what InMemoryDocumentStore scores with; the others are bm25s's variants whose
+# scores are the sparse matrix alone (its bm25l and bm25+ add a per-word constant that a saved state would need too).
+METHODS = ("okapi", "lucene", "robertson", "atire")
+DEFAULT_PARAMETERS = {"k1": 1.5, "b": 0.75, "epsilon": 0.25}
+# Filters evaluated over every passage are remembered per index (repeated filters then cost nothing); a bounded
+# number, since requests choose them.
+MAX_CACHED_FILTERS = 64
+
+
+class _Index:
+    """The BM25 index of one index's documents at one moment. Never changed after it is built: a write builds
+    a new one and swaps it in, so a query holding this one sees consistent rows, weights and documents."""
+
+    def __init__(self, documents: Sequence[Document], bm25: Optional[bm25s.BM25], vocab: Dict[str, int]):
+        self.documents = tuple(documents)  # row i of the matrix is documents[i]
+        self.bm25 = bm25  # None when there is nothing to search
+        self.vocab = vocab
+        self._filter_masks: Dict[str, np.ndarray] = {}
+        self._masks_lock = threading.Lock()
+
+    def scores(self, words: List[str]) -> np.ndarray:
+        ids = [self.vocab[word] for word in words if word in self.vocab]
+        if self.bm25 is None or not ids:
+            return np.zeros(len(self.documents), dtype=np.float32)
+        # Repeated query words count again, as in rank_bm25.
+        return self.bm25.get_scores_from_ids(ids)
+
+    def filter_mask(self, filters: FilterType) -> np.ndarray:
+        key = json.dumps(filters, sort_keys=True, default=str)
+        mask = self._filter_masks.get(key)
+        if mask is None:
+            clause = LogicalFilterClause.parse(filters)
+            mask = np.fromiter((clause.evaluate(doc.meta) for doc in self.documents), dtype=bool, count=len(self.documents))
+            with self._masks_lock:
+                if len(self._filter_masks) >= MAX_CACHED_FILTERS:
+                    self._filter_masks.pop(next(iter(self._filter_masks)))
+                self._filter_masks[key] = mask
+        return mask
+
+
+class SparseBM25DocumentStore(InMemoryDocumentStore):
+    """InMemoryDocumentStore with a bm25s index: always BM25, filters honoured, queries safe from many threads.
+
+    :param bm25_tokenization_regex: how text and queries are cut into words, after lower-casing (Haystack's default).
+    :param bm25_method: "okapi" (default): the scores of InMemoryDocumentStore (rank_bm25's BM25Okapi); or one of
+        bm25s's variants "lucene", "robertson", "atire".
+    :param bm25_parameters: {"k1": 1.5, "b": 0.75, "epsilon": 0.25} by default (epsilon: okapi only, as in rank_bm25).
+    :param use_bm25: accepted so a YAML written for InMemoryDocumentStore works with only its type changed; must be true.
+    The other parameters are InMemoryDocumentStore's.
+    """
+
+    def __init__(
+        self,
+        index: str = "document",
+        label_index: str = "label",
+        progress_bar: bool = True,
+        duplicate_documents: str = "overwrite",
+        use_bm25: bool = True,
+        bm25_tokenization_regex: str = r"(?u)\b\w\w+\b",
+        bm25_method: str = "okapi",
+        bm25_parameters: Optional[Dict[str, float]] = None,
+    ):
+        if not use_bm25:
+            raise ValueError("SparseBM25DocumentStore always builds a BM25 index; use_bm25 must be true")
+        if bm25_method not in METHODS:
+            raise ValueError(f"bm25_method must be one of {METHODS}, got {bm25_method!r}")
+        parameters = {**DEFAULT_PARAMETERS, **(bm25_parameters or {})}
+        unknown = set(parameters) - set(DEFAULT_PARAMETERS)
+        if unknown:
+            raise ValueError(f"unknown bm25_parameters {sorted(unknown)}; known: {sorted(DEFAULT_PARAMETERS)}")
+        super().__init__(
+            index=index,
+            label_index=label_index,
+            progress_bar=progress_bar,
+            duplicate_documents=duplicate_documents,
+            use_bm25=True,
+            bm25_tokenization_regex=bm25_tokenization_regex,
+            use_gpu=False,
+        )
+        self.bm25_method = bm25_method
+        self.bm25_parameters = parameters
+        self._regex = bm25_tokenization_regex
+        # Writers one at a time; queries never wait for it.
+        self._write_lock = threading.RLock()
+
+    # --- writing: every change rebuilds the index of the index name it touched -------------------------------
+
+    def write_documents(self, documents, index=None, batch_size=10_000, duplicate_documents=None, headers=None):
+        with self._write_lock:
+            super().write_documents(documents, index, batch_size, duplicate_documents, headers)
+
+    def delete_documents(self, index=None, ids=None, filters=None, headers=None):
+        with self._write_lock:
+            super().delete_documents(index=index, ids=ids, filters=filters, headers=headers)
+            if not ids and not filters:
+                # InMemoryDocumentStore empties the index here without rebuilding BM25.
+                self.update_bm25(index)
+
+    def update_bm25(self, index: Optional[str] = None):
+        """Rebuild the index from the stored documents (InMemoryDocumentStore calls this after each change)."""
+        index = index or self.index
+        with self._write_lock:
+            documents = [doc for doc in self.indexes[index].values() if doc.content_type in ("text", "table")]
+            self.bm25[index] = self._build(documents)
+
+    def _build(self, documents: List[Document]) -> _Index:
+        vocab: Dict[str, int] = {}
+        rows = []
+        for doc in documents:
+            # Ids in order of first appearance: the same documents always give the same state.
+            rows.append([vocab.setdefault(word, len(vocab)) for word in self._words(_text(doc))])
+        if not vocab:
+            return _Index(documents, None, vocab)
+        bm25 = self._new_bm25()
+        bm25.index((rows, vocab), create_empty_token=False, show_progress=False)
+        if self.bm25_method == "okapi":
+            _reweight_to_okapi(bm25, self.bm25_parameters["epsilon"])
+        return _Index(documents, bm25, vocab)
+
+    def _new_bm25(self) -> bm25s.BM25:
+        k1, b = self.bm25_parameters["k1"], self.bm25_parameters["b"]
+        if self.bm25_method == "okapi":
+            # bm25s's atire term weight is BM25Okapi's, its idfs are not: build with its bm25+ idf, which is never 0,
+            # so that _reweight_to_okapi can divide it out and multiply BM25Okapi's in.
+            return bm25s.BM25(method="atire", idf_method="bm25+", k1=k1, b=b)
+        return bm25s.BM25(method=self.bm25_method, k1=k1, b=b)
+
+    def update_document_meta(self, id: str, meta: Dict[str, Any], index: Optional[str] = None):
+        with self._write_lock:
+            super().update_document_meta(id, meta, index)
+            state = self.bm25.get(index or self.index)
+            if isinstance(state, _Index):
+                # Same documents and weights; the filter results remembered for the old meta are dropped.
+                self.bm25[index or self.index] = _Index(state.documents, state.bm25, state.vocab)
+
+    def _words(self, text: str) -> List[str]:
+        return self.bm25_tokenization_regex(text.lower())
+
+    # --- querying ----------------------------------------------------------------------------------------
+
+    def query(
+        self,
+        query: Optional[str],
+        filters: Optional[FilterType] = None,
+        top_k: int = 10,
+        custom_query: Optional[str] = None,
+        index: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        all_terms_must_match: bool = False,
+        scale_score: bool = True,
+    ) -> List[Document]:
+        """The `top_k` documents that best match `query` by BM25, best first, among those that match `filters`.
+
+        Scores are BM25 scores, or with `scale_score` Haystack's scaling of them to (0, 1): expit(score / 8).
+        As InMemoryDocumentStore, it returns `top_k` documents (when there are so many) even if few contain a
+        query word. `custom_query`, `headers` and `all_terms_must_match` are not supported and ignored.
+        """
+        for name, value in (("headers", headers), ("custom_query", custom_query), ("all_terms_must_match", all_terms_must_match)):
+            if value:
+                logger.warning("SparseBM25DocumentStore does not support %s; it is ignored.", name)
+        state = self.bm25.get(index or self.index)
+        # An index nothing was written to yet has no index built, and nothing to find.
+        if query is None or top_k <= 0 or not isinstance(state, _Index) or not state.documents:
+            return []
+        scores = state.scores(self._words(query))
+        candidates = np.flatnonzero(state.filter_mask(filters)) if filters else np.arange(len(scores))
+        best = _top(scores, candidates, top_k)
+        hits = scores[best].astype(np.float64)
+        if scale_score:
+            hits = expit(hits / 8)
+        return [_scored_copy(state.documents[row], float(score)) for row, score in zip(best, hits)]
+
+    def query_batch(
+        self,
+        queries: List[str],
+        filters: Optional[Union[FilterType, List[Optional[FilterType]]]] = None,
+        top_k: int = 10,
+        custom_query: Optional[str] = None,
+        index: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        all_terms_must_match: bool = False,
+        scale_score: bool = True,
+    ) -> List[List[Document]]:
+        """`query` for each of `queries`; `filters` is one filter for all, or a list with one per query."""
+        if isinstance(filters, list):
+            if len(filters) != len(queries):
+                raise DocumentStoreError("filters must be one filter, or a list of as many filters as queries")
+            per_query = filters
+        else:
+            per_query = [filters] * len(queries)
+        return [
+            self.query(q, f, top_k, custom_query, index, headers, all_terms_must_match, scale_score)
+            for q, f in zip(queries, per_query)
+        ]
+
+    # --- exporting and restoring the index ---------------------------------------------------------------
+
+    def index_state(self, index: Optional[str] = None) -> Dict[str, Any]:
+        """The built index as plain values: `ids` (documents in row order), `vocab` (words in id order), the sparse
+        matrix as `data`, `indices`, `indptr` (numpy arrays, the index's own: read, don't change), and the
+        `settings` it was built with."""
+        state = self.bm25.get(index or self.index)
+        if not isinstance(state, _Index):
+            raise DocumentStoreError(f"No BM25 representation found for the index: {index or self.index}.")
+        matrix = state.bm25.scores if state.bm25 is not None else {}
+        empty = np.zeros(0)
+        return {
+            "settings": self._settings(),
+            "ids": [doc.id for doc in state.documents],
+            "vocab": list(state.vocab),
+            "data": matrix.get("data", empty),
+            "indices": matrix.get("indices", empty.astype(np.int32)),
+            "indptr": matrix.get("indptr", empty.astype(np.int64)),
+        }
+
+    def load_state(self, state: Dict[str, Any], documents: List[Document], index: Optional[str] = None) -> None:
+        """Fill an index with `documents` and the index `index_state()` exported for them, without rebuilding it.
+
+        Raises ValueError if the state was built with other settings or for other documents.
+        """
+        if state["settings"] != self._settings():
+            raise ValueError(f"index state built with {state['settings']}, this store uses {self._settings()}")
+        by_id = {doc.id: doc for doc in documents}
+        if len(by_id) != len(state["ids"]) or not all(doc_id in by_id for doc_id in state["ids"]):
+            raise ValueError("index state was built for other documents than those given")
+        rows = [by_id[doc_id] for doc_id in state["ids"]]
+        vocab = {word: i for i, word in enumerate(state["vocab"])}
+        bm25 = None
+        if vocab:
+            bm25 = self._new_bm25()
+            bm25.scores = {"data": state["data"], "indices": state["indices"], "indptr": state["indptr"], "num_docs": len(rows)}
+            bm25.vocab_dict = vocab
+            bm25.unique_token_ids_set = set(vocab.values())
+            bm25.nonoccurrence_array = None
+        index = index or self.index
+        with self._write_lock:
+            self.indexes[index] = {doc.id: doc for doc in rows}
+            self.bm25[index] = _Index(rows, bm25, vocab)
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any], documents: List[Document], **params) -> "SparseBM25DocumentStore":
+        """A new store (`params` as for the constructor) holding `documents` and their exported index."""
+        store = cls(**params)
+        store.load_state(state, documents)
+        return store
+
+    def _settings(self) -> Dict[str, Any]:
+        return {"tokenization_regex": self._regex, "method": self.bm25_method, **self.bm25_parameters}
+
+
+def save_state(state: Dict[str, Any], path: Path) -> None:
+    """Write an `index_state()` to one .npz file. Words and ids go in as one newline-joined UTF-8 buffer each:
+    as a numpy string array every word would take the longest word's room."""
+    np.savez(
+        path,
+        settings=_utf8(json.dumps(state["settings"], sort_keys=True)),
+        ids=_utf8("\n".join(state["ids"])),
+        vocab=_utf8("\n".join(state["vocab"])),
+        data=state["data"],
+        indices=state["indices"],
+        indptr=state["indptr"],
+    )
+
+
+def read_state(path: Path) -> Dict[str, Any]:
+    """An `index_state()` written by `save_state`."""
+    with np.load(path, allow_pickle=False) as saved:
+        text = {key: saved[key].tobytes().decode("utf-8") for key in ("settings", "ids", "vocab")}
+        return {
+            "settings": json.loads(text["settings"]),
+            "ids": text["ids"].split("\n") if text["ids"] else [],
+            "vocab": text["vocab"].split("\n") if text["vocab"] else [],
+            "data": saved["data"],
+            "indices": saved["indices"],
+            "indptr": saved["indptr"],
+        }
+
+
+def _reweight_to_okapi(bm25: bm25s.BM25, epsilon: float) -> None:
+    """Give a matrix built with bm25s's bm25+ idf, log((N + 1) / df), rank_bm25's BM25Okapi idf instead:
+    log((N - df + 0.5) / (df + 0.5)), and epsilon times the mean idf for words in more than half the documents.
+
+    Column t of the matrix holds word t's weight in each of the df documents that contain it, so df is the
+    column's length.
+    """
+    matrix = bm25.scores
+    n = matrix["num_docs"]
+    df = np.diff(matrix["indptr"])
+    okapi = np.log(n - df + 0.5) - np.log(df + 0.5)
+    okapi[okapi < 0] = epsilon * okapi.mean()
+    built = np.log((n + 1) / df)
+    matrix["data"] = (matrix["data"] * np.repeat(okapi / built, df)).astype(matrix["data"].dtype)
+
+
+def _utf8(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _text(doc: Document) -> str:
+    # As InMemoryDocumentStore: tables are searched as their CSV text.
+    if doc.content_type == "table" and isinstance(doc.content, pd.DataFrame):
+        return doc.content.astype(str).to_csv(index=False)
+    return doc.content
+
+
+def _top(scores: np.ndarray, candidates: np.ndarray, top_k: int) -> np.ndarray:
+    """The rows among `candidates` with the `top_k` highest scores, best first (equal scores in row order)."""
+    if len(candidates) > top_k:
+        # Partition first: sorting 20k scores for 10 of them costs more than the query itself.
+        candidates = candidates[np.argpartition(-scores[candidates], top_k - 1)[:top_k]]
+    return candidates[np.lexsort((candidates, -scores[candidates]))]
+
+
+def _scored_copy(doc: Document, score: float) -> Document:
+    hit = copy.copy(doc)
+    hit.meta = dict(doc.meta)  # a caller editing a hit's meta must not edit the store's document
+    hit.score = score
+    return hit
