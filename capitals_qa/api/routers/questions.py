@@ -13,6 +13,7 @@ from capitals_qa.api.params import check_params
 from capitals_qa.api.schemas import ErrorResponse, QueryRequest, QueryResponse
 from capitals_qa.api.serialize import best_answer_text, query_response
 
+# Serve writes this logger to each replica's log (by name only: this layer imports no Ray).
 logger = logging.getLogger("ray.serve")
 router = APIRouter()
 
