@@ -51,6 +51,9 @@ class ReaderBatching(BaseModel):
         return has_gpu if self.batching == "auto" else self.batching
 
 
+DEFAULT_READER_BATCHING = ReaderBatching()
+
+
 class ServiceSettings(BaseSettings):
     """Everything a replica needs to build its pipeline; plain values, so Ray can ship it to any node."""
 
@@ -65,9 +68,9 @@ class ServiceSettings(BaseSettings):
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
-    batching: BatchingMode = Field("auto", env="READER_BATCHING")
-    max_batch_size: int = Field(16, env="READER_MAX_BATCH_SIZE")
-    batch_wait_timeout_s: float = Field(0.01, ge=0, env="READER_BATCH_WAIT_TIMEOUT_S")
+    batching: BatchingMode = Field(DEFAULT_READER_BATCHING.batching, env="READER_BATCHING")
+    max_batch_size: int = Field(DEFAULT_READER_BATCHING.max_batch_size, env="READER_MAX_BATCH_SIZE")
+    batch_wait_timeout_s: float = Field(DEFAULT_READER_BATCHING.batch_wait_timeout_s, ge=0, env="READER_BATCH_WAIT_TIMEOUT_S")
     # Haystack's `<NODE>_PARAMS_<PARAM>` variables of the process that builds the app, applied in every
     # replica (whose environment is not that process's). Captured, never read from a variable of its own.
     node_overrides: Dict[str, str] = Field(default_factory=dict, env=[])

@@ -14,9 +14,7 @@ from ray import serve
 
 from capitals_qa.pipeline.haystack_internals import route_model_calls
 from capitals_qa.serving.workers import TorchWorkers
-from capitals_qa.settings import ReaderBatching
-
-DEFAULTS = ReaderBatching()
+from capitals_qa.settings import DEFAULT_READER_BATCHING as DEFAULTS, ReaderBatching
 
 
 class ReaderBatcher:

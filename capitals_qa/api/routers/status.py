@@ -1,4 +1,5 @@
 """Status: `/health` (readiness and what is served), and Haystack REST's `/initialized` and `/hs_version`."""
+from importlib.metadata import version
 from typing import Any, Dict
 
 import haystack
@@ -11,15 +12,13 @@ from capitals_qa.api.schemas import HealthResponse, VersionResponse
 router = APIRouter()
 
 
-def versions() -> Dict[str, str]:
-    from importlib.metadata import version
-
-    return {"haystack": haystack.__version__, "ray": version("ray")}
+# Read once: /health answers Serve's and load balancers' frequent checks.
+VERSIONS = {"haystack": haystack.__version__, "ray": version("ray")}
 
 
 @router.get("/health", summary="Readiness and what is served", response_model=HealthResponse)
 async def health(service: Served = Depends(served)) -> Dict[str, Any]:
-    return {"ready": True, **await service.backend.describe(), "versions": versions()}
+    return {"ready": True, **await service.backend.describe(), "versions": VERSIONS}
 
 
 @router.get("/initialized", summary="Haystack REST API: true once the pipeline is loaded", response_model=bool)
