@@ -14,7 +14,9 @@ from pydantic import BaseModel, BaseSettings, Extra, Field, validator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
-DEFAULT_DOCUMENTS = PROJECT_DIR / "data" / "countries.jsonl"
+# 20,251 passages of 200 words from 456 Wikipedia articles on countries and capitals (data/countries-and-capitals.SOURCE.md).
+DEFAULT_DOCUMENTS = PROJECT_DIR / "data" / "countries-and-capitals.jsonl.gz"
+DEFAULT_STORE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "capitals-qa"
 
 # Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
 NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
@@ -61,6 +63,9 @@ class ServiceSettings(BaseSettings):
     pipeline_name: str = Field("query", env="PIPELINE_NAME", description="the pipeline in it that answers")
     # An empty value means: serve whatever the document store already holds.
     documents: Optional[str] = Field(str(DEFAULT_DOCUMENTS), env="DOCUMENTS_PATH")
+    # Where replicas keep snapshots of the embedded store built from `documents` (pipeline/snapshot.py): the first
+    # start on a machine builds one, later ones load it in about a second. Empty: always index at start.
+    store_cache: Optional[str] = Field(str(DEFAULT_STORE_CACHE), env="STORE_CACHE_DIR")
     # A question is a sentence; a few KiB bounds the work one request can cause in the tokenizer and BM25.
     max_question_bytes: int = Field(4 * 1024, env="MAX_QUESTION_BYTES")
     # /query bodies also carry params such as filters, so they get more room.
@@ -82,7 +87,7 @@ class ServiceSettings(BaseSettings):
         def customise_sources(cls, init_settings, env_settings, file_secret_settings):
             return env_settings, init_settings  # a set variable wins over the argument
 
-    @validator("pipeline", "documents")
+    @validator("pipeline", "documents", "store_cache")
     def _absolute(cls, path: Optional[str]) -> Optional[str]:
         """Relative paths are looked up in the current directory, then in the project's.
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
+from capitals_qa.pipeline.snapshot import SUFFIX, can_snapshot, is_snapshot_file, save_snapshot
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, node_overrides
 
@@ -25,6 +26,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--pipeline-name", default="indexing", help="the pipeline to run (default: indexing)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        metavar="SNAPSHOT",
+        help=f"write the store (SparseBM25DocumentStore, as in pipeline.yml) to this snapshot file (name ending in "
+        f"{SUFFIX}); DOCUMENTS_PATH=SNAPSHOT then serves it, every replica loading it in about a second",
+    )
     return parser.parse_args(argv)
 
 
@@ -36,8 +44,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, StartupError) as error:
         print(f"capitals-index: error: {error}", file=sys.stderr)
         return 2
-    report = index_files(indexing, files, indexing.get_document_store(), progress=not args.no_progress)
+    store = indexing.get_document_store()
+    if args.save and not (can_snapshot(store) and is_snapshot_file(args.save)):
+        print(f"capitals-index: error: --save needs a SparseBM25DocumentStore and a name ending in {SUFFIX}", file=sys.stderr)
+        return 2
+    report = index_files(indexing, files, store, progress=not args.no_progress)
     print(report.summary())
+    if args.save:
+        save_snapshot(store, args.save, key="capitals-index", source=" ".join(map(str, args.paths)))
+        print(f"saved {store.get_document_count()} documents to {args.save}")
     return 0
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Union
 
 import bm25s
 import numpy as np
@@ -63,6 +63,7 @@ class _Index:
         key = json.dumps(filters, sort_keys=True, default=str)
         mask = self._filter_masks.get(key)
         if mask is None:
+            check_operators(filters)
             clause = LogicalFilterClause.parse(filters)
             mask = np.fromiter((clause.evaluate(doc.meta) for doc in self.documents), dtype=bool, count=len(self.documents))
             with self._masks_lock:
@@ -239,7 +240,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         matrix = state.bm25.scores if state.bm25 is not None else {}
         empty = np.zeros(0)
         return {
-            "settings": self._settings(),
+            "settings": self.bm25_settings(),
             "ids": [doc.id for doc in state.documents],
             "vocab": list(state.vocab),
             "data": matrix.get("data", empty),
@@ -252,8 +253,8 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
 
         Raises ValueError if the state was built with other settings or for other documents.
         """
-        if state["settings"] != self._settings():
-            raise ValueError(f"index state built with {state['settings']}, this store uses {self._settings()}")
+        if state["settings"] != self.bm25_settings():
+            raise ValueError(f"index state built with {state['settings']}, this store uses {self.bm25_settings()}")
         by_id = {doc.id: doc for doc in documents}
         if len(by_id) != len(state["ids"]) or not all(doc_id in by_id for doc_id in state["ids"]):
             raise ValueError("index state was built for other documents than those given")
@@ -278,29 +279,32 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         store.load_state(state, documents)
         return store
 
-    def _settings(self) -> Dict[str, Any]:
+    def bm25_settings(self) -> Dict[str, Any]:
+        """What the index depends on besides the documents; a saved state fits only a store with the same."""
         return {"tokenization_regex": self._regex, "method": self.bm25_method, **self.bm25_parameters}
 
 
-def save_state(state: Dict[str, Any], path: Path) -> None:
-    """Write an `index_state()` to one .npz file. Words and ids go in as one newline-joined UTF-8 buffer each:
-    as a numpy string array every word would take the longest word's room."""
+def save_state(state: Dict[str, Any], target: Union[Path, BinaryIO], **texts: str) -> None:
+    """Write an `index_state()`, and any `texts` given by name, to one .npz file. Words and ids go in as one
+    newline-joined UTF-8 buffer each: as a numpy string array every word would take the longest word's room."""
     np.savez(
-        path,
+        target,
         settings=_utf8(json.dumps(state["settings"], sort_keys=True)),
         ids=_utf8("\n".join(state["ids"])),
         vocab=_utf8("\n".join(state["vocab"])),
         data=state["data"],
         indices=state["indices"],
         indptr=state["indptr"],
+        **{name: _utf8(text) for name, text in texts.items()},
     )
 
 
-def read_state(path: Path) -> Dict[str, Any]:
-    """An `index_state()` written by `save_state`."""
+def read_state(path: Path, texts: Sequence[str] = ()) -> Dict[str, Any]:
+    """An `index_state()` written by `save_state`, with the `texts` named (as str, under their names)."""
     with np.load(path, allow_pickle=False) as saved:
-        text = {key: saved[key].tobytes().decode("utf-8") for key in ("settings", "ids", "vocab")}
+        text = {key: saved[key].tobytes().decode("utf-8") for key in ("settings", "ids", "vocab", *texts)}
         return {
+            **{name: text[name] for name in texts},
             "settings": json.loads(text["settings"]),
             "ids": text["ids"].split("\n") if text["ids"] else [],
             "vocab": text["vocab"].split("\n") if text["vocab"] else [],
@@ -308,6 +312,28 @@ def read_state(path: Path) -> Dict[str, Any]:
             "indices": saved["indices"],
             "indptr": saved["indptr"],
         }
+
+
+LOGICAL_OPERATORS = {"$and", "$or", "$not"}
+COMPARISON_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte"}
+
+
+def check_operators(filters: Any) -> None:
+    """Raise ValueError for an operator Haystack's filter syntax does not have: its parser skips unknown ones, and
+    a filter such as {"name": {"$like": "Rome"}} would then match every document."""
+    terms = filters if isinstance(filters, list) else [filters]
+    for term in terms:
+        if not isinstance(term, dict):
+            raise ValueError(f"a filter must be an object of field names and operators, got {term!r}")
+        for key, value in term.items():
+            if key in LOGICAL_OPERATORS:
+                check_operators(value)
+            elif key.startswith("$"):
+                raise ValueError(f"unknown filter operator {key!r}; known: {sorted(LOGICAL_OPERATORS | COMPARISON_OPERATORS)}")
+            elif isinstance(value, dict):
+                unknown = sorted(set(value) - COMPARISON_OPERATORS)
+                if unknown:
+                    raise ValueError(f"unknown filter operator {unknown[0]!r} on {key!r}; known: {sorted(COMPARISON_OPERATORS)}")
 
 
 def _reweight_to_okapi(bm25: bm25s.BM25, epsilon: float) -> None:

@@ -17,6 +17,16 @@ import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to 
 from capitals_qa.pipeline.documents import DocumentsError, is_records_file, read_records_file
 from capitals_qa.pipeline.haystack_internals import component_class, load_component
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
+from capitals_qa.pipeline.snapshot import (
+    SnapshotError,
+    can_snapshot,
+    cache_path,
+    is_snapshot_file,
+    load_snapshot,
+    save_snapshot,
+    snapshot_key,
+)
+from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +80,13 @@ class YamlPipelines:
         except Exception as error:
             raise StartupError(self._why_not_loaded(name, error)) from error
 
+    def indexing_definitions(self) -> Optional[List[dict]]:
+        """The component definitions of the `indexing` pipeline's nodes, the store excepted: what passages it makes."""
+        if "indexing" not in self.names:
+            return None
+        names = [node["name"] for node in self.nodes("indexing")]
+        return [self._definitions[name] for name in names if not issubclass(self.component_class(name), BaseDocumentStore)]
+
     def component_class(self, name: str) -> type:
         """A component's class, without creating it."""
         return component_class(self._definitions[name]["type"])
@@ -94,31 +111,77 @@ def _apply_overrides(definitions: Dict[str, dict], overrides: Mapping[str, str])
 
 
 def load_query_pipeline(
-    pipeline_yaml: str, pipeline_name: str, documents: Optional[str], overrides: Mapping[str, str] = {}
+    pipeline_yaml: str,
+    pipeline_name: str,
+    documents: Optional[str],
+    overrides: Mapping[str, str] = {},
+    cache_dir: Optional[str] = None,
 ) -> Pipeline:
     """The pipeline the service answers with, its store filled from `documents` when empty."""
     pipelines = YamlPipelines(Path(pipeline_yaml), overrides)
     query = pipelines.load(pipeline_name)
-    fill_document_store(pipelines, query.get_document_store(), documents)
+    fill_document_store(pipelines, query.get_document_store(), documents, cache_dir)
     return query
 
 
-def fill_document_store(pipelines: YamlPipelines, store: Optional[BaseDocumentStore], documents: Optional[str]) -> None:
+def fill_document_store(
+    pipelines: YamlPipelines, store: Optional[BaseDocumentStore], documents: Optional[str], cache_dir: Optional[str] = None
+) -> None:
     """Fill `store` from `documents` when it is empty; a store that has documents is left alone.
 
-    A .json/.jsonl/.jsonl.gz file holds ready records; .txt files and folders go through the YAML's `indexing` pipeline,
-    which must write into this same store (pipelines of one YamlPipelines share their components).
+    `documents` is a store snapshot (.store.npz, see pipeline/snapshot.py), a .json/.jsonl/.jsonl.gz file of ready
+    records, or .txt files and folders, which go through the YAML's `indexing` pipeline (it must write into this
+    same store: pipelines of one YamlPipelines share their components). A SparseBM25DocumentStore filled from a
+    corpus is snapshotted into `cache_dir`, and later starts load that snapshot instead.
     """
     if store is None or not documents or store.get_document_count() > 0:
         return
     path = Path(documents)
     try:
-        if is_records_file(path):
-            docs = read_records_file(path)
-            store.write_documents(docs)
-            logger.info("Wrote %d documents from %s", len(docs), path)
+        if is_snapshot_file(path):
+            _load_named_snapshot(store, path)
+        elif can_snapshot(store) and cache_dir:
+            _fill_through_cache(pipelines, store, path, Path(cache_dir))
         else:
-            report = index_files(pipelines.load("indexing"), collect_text_files([path]), store=store)
-            logger.info("Indexed %s: %s", path, report.summary())
+            _write_from_source(pipelines, store, path)
     except (DocumentsError, FileNotFoundError) as error:
         raise StartupError(str(error)) from None
+
+
+def _load_named_snapshot(store: BaseDocumentStore, path: Path) -> None:
+    # A snapshot the user named is served as it is, or not at all.
+    if not can_snapshot(store):
+        raise StartupError(f"{path} is a store snapshot; only SparseBM25DocumentStore loads snapshots")
+    try:
+        load_snapshot(store, path)
+    except SnapshotError as error:
+        raise StartupError(f"{error}; rebuild it with `capitals-index ... --save {path}`") from None
+
+
+def _fill_through_cache(pipelines: YamlPipelines, store: SparseBM25DocumentStore, source: Path, cache_dir: Path) -> None:
+    if not source.exists():
+        raise FileNotFoundError(f"no such file or folder: {source}")
+    key = snapshot_key(store, source, None if is_records_file(source) else pipelines.indexing_definitions())
+    cached = cache_path(cache_dir, source, key)
+    if cached.exists():
+        try:
+            load_snapshot(store, cached, key)
+            return
+        except SnapshotError as error:
+            logger.warning("%s: building it again", error)
+    _write_from_source(pipelines, store, source)
+    try:
+        save_snapshot(store, cached, key, source=str(source))
+    except OSError as error:
+        # Serving still works: later starts index again until the cache folder is writable.
+        logger.warning("cannot save a store snapshot to %s (%s); set STORE_CACHE_DIR to a writable folder", cached, error)
+
+
+def _write_from_source(pipelines: YamlPipelines, store: BaseDocumentStore, path: Path) -> None:
+    if is_records_file(path):
+        docs = read_records_file(path)
+        store.write_documents(docs)
+        logger.info("Wrote %d documents from %s", len(docs), path)
+    else:
+        report = index_files(pipelines.load("indexing"), collect_text_files([path]), store=store)
+        logger.info("Indexed %s: %s", path, report.summary())

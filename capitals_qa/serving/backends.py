@@ -16,7 +16,9 @@ from capitals_qa.settings import ServiceSettings
 
 def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
     """The query pipeline the settings name, its store filled from `settings.documents` when empty."""
-    return load_query_pipeline(settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides)
+    return load_query_pipeline(
+        settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
+    )
 
 
 class LocalPipeline(Backend):

@@ -23,7 +23,7 @@ class PipelineNode:
         pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
         self.component = pipelines.component(node_name)
         self.store = getattr(self.component, "document_store", None)
-        fill_document_store(pipelines, self.store, settings.documents)
+        fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
         make_thread_safe(self.store)
         self.batcher: Optional[ReaderBatcher] = None
         if isinstance(self.component, FARMReader):

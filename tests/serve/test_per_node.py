@@ -68,17 +68,17 @@ def test_plain_text_endpoint_matches_the_single_mode(qa_url, per_node_url):
     assert split.status_code == 200 and split.text == single.text != ""
 
 
-def test_health_reports_every_node(per_node_url):
+def test_health_reports_every_node(qa_url, per_node_url):
     health = requests.get(f"{per_node_url}/health", timeout=10).json()
     assert health["mode"] == "per_node" and health["nodes"] == ["Retriever", "Reader"]
-    assert health["document_count"] == 248
+    assert health["document_count"] == requests.get(f"{qa_url}/health", timeout=10).json()["document_count"] > 20_000
     status = health["node_status"]
     assert status["Retriever"]["ready"] and status["Reader"]["ready"]
     assert status["Reader"]["cpus"] == 1 and status["Reader"]["batching"] is False
 
 
 def test_bad_params_are_refused_as_in_the_single_mode(qa_url, per_node_url):
-    for params in ({"Ranker": {"top_k": 1}}, {"filters": {"name": ["Italy"]}}, {"Reader": {"top_k": "2"}}):
+    for params in ({"Ranker": {"top_k": 1}}, {"filters": {"name": {"$nearby": "Rome"}}}, {"Reader": {"top_k": "2"}}):
         body = {"query": QUESTIONS[0], "params": params}
         split = requests.post(f"{per_node_url}/query", json=body, timeout=60)
         single = requests.post(f"{qa_url}/query", json=body, timeout=60)

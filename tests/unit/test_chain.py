@@ -1,6 +1,7 @@
 """The chain walk: which pipelines split into per-node deployments, and running a question node by node."""
 import asyncio
 import json
+import os
 import re
 
 import pytest
@@ -63,7 +64,7 @@ def test_a_question_run_node_by_node_gives_what_pipeline_run_gives(pipelines, pa
     from capitals_qa.pipeline.yaml_pipelines import fill_document_store
 
     pipeline = pipelines.load("query")
-    fill_document_store(pipelines, pipeline.get_document_store(), str(DEFAULT_DOCUMENTS))
+    fill_document_store(pipelines, pipeline.get_document_store(), str(DEFAULT_DOCUMENTS), os.environ["STORE_CACHE_DIR"])
     root, chain = node_chain(pipelines, "query")
 
     async def call_node(name, node_input):

@@ -226,3 +226,10 @@ def test_shipped_passages_load_as_records_with_their_ids(tmp_path):
     first, second = read_records_file(path)
     assert first.id == "p1" and first.meta["name"] == "Italy"
     assert second.id and second.id != "p1"
+
+
+@pytest.mark.parametrize("filters", [{"name": {"$like": "Rome"}}, {"$or": [{"name": "Italy"}, {"$near": 1}]}, ["Italy"]])
+def test_an_unknown_filter_operator_is_an_error_not_a_match_for_everything(store, filters):
+    # Haystack's own parser skips operators it does not know, and the filter then matches every document.
+    with pytest.raises(ValueError, match="filter"):
+        store.query("capital", filters=filters, top_k=3)
