@@ -8,7 +8,7 @@ checked first). A question counts as found at k when one of its top k passages c
 (case-insensitive). Haystack stores are asked through Haystack's BM25Retriever (top 10), as the pipelines ask
 them; a first pass over the questions warms up and gives the recall, then whole passes are timed until at
 least 200 queries are. The old bundled corpus (data/countries.jsonl, one short document per country) is a row
-too: what the default answered from before. Writes bench/results/retrieval.md and retrieval.json.
+too: what the default answered from before this store and corpus. Writes bench/results/retrieval.md and retrieval.json.
 """
 import datetime
 import gzip
@@ -31,7 +31,8 @@ if not __package__:  # run as a file (python bench/retrieval_bench.py): make the
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capitals_qa.pipeline.documents import read_records_file  # noqa: E402
-from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, read_state, save_state  # noqa: E402
+from capitals_qa.pipeline.snapshot import SUFFIX, load_snapshot, save_snapshot  # noqa: E402
+from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT_DIR / "bench" / "questions.jsonl"
@@ -122,9 +123,9 @@ def build_tantivy(passages: List[Document]) -> Search:
 def candidates() -> List[dict]:
     haystack = "Haystack InMemoryDocumentStore, BM25 (rank_bm25 BM25Okapi)"
     return [
-        {"retriever": f"{haystack}: today's default", "corpus": "countries.jsonl", "build": build_haystack},
+        {"retriever": f"{haystack}: the default before", "corpus": "countries.jsonl", "build": build_haystack},
         {"retriever": haystack, "corpus": "wikipedia", "build": build_haystack},
-        {"retriever": "SparseBM25DocumentStore, bm25s with BM25Okapi weights (default)", "corpus": "wikipedia", "build": build_sparse("okapi")},
+        {"retriever": "SparseBM25DocumentStore, bm25s with BM25Okapi weights (pipeline.yml, the default)", "corpus": "wikipedia", "build": build_sparse("okapi")},
         {"retriever": "SparseBM25DocumentStore, bm25s lucene", "corpus": "wikipedia", "build": build_sparse("lucene")},
         {"retriever": "SparseBM25DocumentStore, bm25s robertson", "corpus": "wikipedia", "build": build_sparse("robertson")},
         {"retriever": "SparseBM25DocumentStore, bm25s atire", "corpus": "wikipedia", "build": build_sparse("atire")},
@@ -158,36 +159,27 @@ def measure(candidate: dict, passages: List[Document], questions: List[dict]) ->
     }
 
 
-def measure_state(passages: List[Document]) -> dict:
-    """The default SparseBM25DocumentStore's index saved, then a store made from it: the replica start path."""
+def measure_snapshot(passages: List[Document]) -> dict:
+    """The default store saved as a store snapshot, then a store filled from it: what a replica's start does."""
     started = time.perf_counter()
     store = SparseBM25DocumentStore(progress_bar=False)
     store.write_documents(passages)
     build_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "state.npz"
+        path = Path(folder) / f"bench{SUFFIX}"
         started = time.perf_counter()
-        save_state(store.index_state(), path)
+        save_snapshot(store, path, key="bench")
         save_s = time.perf_counter() - started
+        loaded = SparseBM25DocumentStore(progress_bar=False)
         started = time.perf_counter()
-        documents = read_passages()
-        read_documents_s = time.perf_counter() - started
-        started = time.perf_counter()
-        loaded = SparseBM25DocumentStore.from_state(read_state(path), documents, progress_bar=False)
+        load_snapshot(loaded, path, key="bench")
         load_s = time.perf_counter() - started
-        state_mb = path.stat().st_size / 1e6
+        snapshot_mb = path.stat().st_size / 1e6
     same = all(
         [d.id for d in loaded.query(q, top_k=10)] == [d.id for d in store.query(q, top_k=10)]
         for q in ("What is the capital of Italy?", "Which river flows through Budapest?")
     )
-    return {
-        "build_s": build_s,
-        "save_s": save_s,
-        "state_mb": state_mb,
-        "read_documents_s": read_documents_s,
-        "load_state_s": load_s,
-        "same_results_after_load": same,
-    }
+    return {"build_s": build_s, "save_s": save_s, "snapshot_mb": snapshot_mb, "load_s": load_s, "same_results_after_load": same}
 
 
 def measure_filters(passages: List[Document], questions: List[dict]) -> dict:
@@ -253,10 +245,10 @@ def markdown(report: dict) -> str:
         )
     lines += [
         "",
-        f"Saved index of the default SparseBM25DocumentStore: {state['state_mb']:.1f} MB `.npz`, written in "
-        f"{state['save_s']:.2f} s; a store made from it in {state['load_state_s']:.2f} s (reading the passages' "
-        f".jsonl.gz: {state['read_documents_s']:.2f} s more), against {state['build_s']:.1f} s to build; same results "
-        f"after loading: {state['same_results_after_load']}.",
+        f"Store snapshot of the default store (passages and index, `capitals_qa/pipeline/snapshot.py`): "
+        f"{state['snapshot_mb']:.1f} MB, written in {state['save_s']:.2f} s; a store filled from it in "
+        f"{state['load_s']:.2f} s, against {state['build_s']:.1f} s to build from the passages; same results after "
+        f"loading: {state['same_results_after_load']}.",
         "",
         f"Filtered to the article each question names (`filters={{\"name\": ...}}`), the default store: recall@5 "
         f"{filtered['recall@5']:.2f}; p50 {filtered['first_p50_ms']:.2f} ms the first time a filter is seen (evaluated "
@@ -285,7 +277,7 @@ def main() -> int:
         row["same_top10_as_haystack"] = same if row["corpus"] == "wikipedia" and row is not baseline else None
     for row in rows:
         del row["top_ids"]
-    report = {"machine": started, "questions": len(questions), "rows": rows, "state": measure_state(passages),
+    report = {"machine": started, "questions": len(questions), "rows": rows, "state": measure_snapshot(passages),
               "filtered": measure_filters(passages, questions)}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
