@@ -8,7 +8,7 @@ pipeline with PIPELINE_YAML). A bad value stops the app before anything is deplo
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Literal, Mapping, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, BaseSettings, Extra, Field, validator
 
@@ -59,8 +59,10 @@ DEFAULT_READER_BATCHING = ReaderBatching()
 class ServiceSettings(BaseSettings):
     """Everything a replica needs to build its pipeline; plain values, so Ray can ship it to any node."""
 
-    pipeline: str = Field(str(DEFAULT_PIPELINE_YAML), env="PIPELINE_YAML", description="the pipeline YAML")
-    pipeline_name: str = Field("query", env="PIPELINE_NAME", description="the pipeline in it that answers")
+    # Each second variable name is Haystack REST API's, so its deployments' settings work here unchanged.
+    pipeline: str = Field(str(DEFAULT_PIPELINE_YAML), env=["PIPELINE_YAML", "PIPELINE_YAML_PATH"], description="the pipeline YAML")
+    pipeline_name: str = Field("query", env=["PIPELINE_NAME", "QUERY_PIPELINE_NAME"], description="the pipeline in it that answers")
+    indexing_pipeline_name: str = Field("indexing", env=["INDEXING_PIPELINE_NAME"], description="the pipeline /file-upload runs")
     # An empty value means: serve whatever the document store already holds.
     documents: Optional[str] = Field(str(DEFAULT_DOCUMENTS), env="DOCUMENTS_PATH")
     # Where replicas keep snapshots of the embedded store built from `documents` (pipeline/snapshot.py): the first
@@ -70,6 +72,12 @@ class ServiceSettings(BaseSettings):
     max_question_bytes: int = Field(4 * 1024, env="MAX_QUESTION_BYTES")
     # /query bodies also carry params such as filters, so they get more room.
     max_query_bytes: int = Field(64 * 1024, env="MAX_QUERY_BYTES")
+    # Uploads are text files; the limit bounds the memory and indexing work of one request.
+    max_upload_bytes: int = Field(10 * 1024 * 1024, env="MAX_UPLOAD_BYTES")
+    # SQLite files next to an in-memory store: the writes every replica follows, and feedback labels. Relative
+    # paths are in the directory the app is built from; empty: writes stay in the replica, labels in memory.
+    write_log: Optional[str] = Field("writes.sqlite", env="WRITE_LOG")
+    feedback_db: Optional[str] = Field("feedback.sqlite", env="FEEDBACK_DB")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -101,7 +109,12 @@ class ServiceSettings(BaseSettings):
             return str(given.resolve())
         return str((PROJECT_DIR / given).resolve())
 
-    @validator("max_question_bytes", "max_query_bytes", "max_batch_size", pre=True)
+    @validator("write_log", "feedback_db")
+    def _absolute_state(cls, path: Optional[str]) -> Optional[str]:
+        # Files the service creates: relative to where the app is built, as replicas may run elsewhere.
+        return str(Path(path).expanduser().resolve()) if path else None
+
+    @validator("max_question_bytes", "max_query_bytes", "max_upload_bytes", "max_batch_size", pre=True)
     def _positive(cls, value: Any, field) -> int:
         return _positive_int(field.name, value)
 
@@ -120,6 +133,11 @@ def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:
 
 
 def environment_variables() -> Dict[str, str]:
-    """argument -> environment variable, for messages and docs."""
-    return {name: next(iter(field.field_info.extra["env_names"])).upper()
+    """argument -> its environment variable (the first, where Haystack's name is an alias), for messages and docs."""
+    return {name: names[0] for name, names in all_environment_variables().items()}
+
+
+def all_environment_variables() -> Dict[str, List[str]]:
+    """argument -> every environment variable that sets it, the one that wins first."""
+    return {name: [env.upper() for env in field.field_info.extra["env_names"]]
             for name, field in ServiceSettings.__fields__.items() if field.field_info.extra.get("env_names")}

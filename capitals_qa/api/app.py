@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 
 from capitals_qa.api.backend import ServedProvider
 from capitals_qa.api.body import RequestError, validation_messages
-from capitals_qa.api.routers import questions, status
+from capitals_qa.api.routers import documents, feedback, file_upload, pages, questions, status
 
 
 def create_api(served: ServedProvider) -> FastAPI:
@@ -18,10 +18,14 @@ def create_api(served: ServedProvider) -> FastAPI:
         description="Extractive question answering over a Haystack 1.x pipeline, served by Ray Serve. "
         "`/query` is compatible with Haystack 1.x's REST API.",
         version="1.0.0",
+        # /docs and /redoc are served by pages.router from local assets: FastAPI's own load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     api.state.served = served
-    api.include_router(questions.router)
-    api.include_router(status.router)
+    for module in (questions, status, file_upload, documents, feedback, pages):
+        api.include_router(module.router)
+    pages.mount_assets(api)
     api.add_exception_handler(RequestError, _request_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)

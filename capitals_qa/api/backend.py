@@ -1,7 +1,9 @@
 """What the routes need from whatever runs the pipeline: one process, or a chain of Serve deployments."""
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Set
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+
+from haystack.schema import Document, Label
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,7 @@ class ParamsRules:
 class BodyLimits:
     max_question_bytes: int
     max_query_bytes: int
+    max_upload_bytes: int = 10 * 1024 * 1024
 
 
 class Backend(ABC):
@@ -30,6 +33,27 @@ class Backend(ABC):
     @abstractmethod
     async def describe(self) -> Dict[str, Any]:
         """/health's fields but `ready` and `versions`: mode, pipeline, pipeline_yaml, nodes, document_count, ..."""
+
+    # The served store. A backend without one answers 501 (NotImplementedError).
+
+    async def upload(self, files: List[Tuple[str, bytes]], meta: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+        """Index (name, content) files through the indexing pipeline: {"files": [{"name", "documents" | "error"}]}."""
+        raise NotImplementedError("uploads")
+
+    async def documents(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
+        raise NotImplementedError("reading documents")
+
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
+        raise NotImplementedError("deleting documents")
+
+    async def write_label(self, label: Label) -> None:
+        raise NotImplementedError("feedback")
+
+    async def labels(self, filters: Optional[Dict[str, Any]] = None) -> List[Label]:
+        raise NotImplementedError("feedback")
+
+    async def delete_labels(self, ids: List[str]) -> None:
+        raise NotImplementedError("feedback")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Request and response bodies of the HTTP API, in the shapes Haystack 1.x's REST API uses."""
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Extra, Field, StrictBool, StrictStr, validator
 
@@ -70,6 +70,33 @@ class HealthResponse(BaseModel):
         None, description="per_node mode: each node deployment's readiness, replica, torch threads, batching."
     )
     versions: Dict[str, str]
+    # Haystack REST's /health fields, for its monitoring clients.
+    version: str = Field(..., description="Haystack version")
+    cpu: "CPUUsage"
+    memory: "MemoryUsage"
+    gpus: List["GPUInfo"] = []
+
+
+class CPUUsage(BaseModel):
+    used: float = Field(..., description="this replica's CPU use, in percent of the machine")
+
+
+class MemoryUsage(BaseModel):
+    used: float = Field(..., description="this replica's memory use, in percent of the machine")
+
+
+class GPUUsage(BaseModel):
+    kernel_usage: float = Field(..., description="GPU kernel use in percent")
+    memory_total: int = Field(..., description="GPU memory in MB")
+    memory_used: Optional[int] = Field(..., description="this replica's GPU memory in MB; null where the driver cannot tell")
+
+
+class GPUInfo(BaseModel):
+    index: int
+    usage: GPUUsage
+
+
+HealthResponse.update_forward_refs(CPUUsage=CPUUsage, MemoryUsage=MemoryUsage, GPUInfo=GPUInfo)
 
 
 class VersionResponse(BaseModel):
@@ -77,4 +104,66 @@ class VersionResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    errors: List[str]
+
+
+class FilterRequest(BaseModel):
+    """Haystack REST's `{"filters": {...}}`: its filter syntax on `meta`; `{}` or none means every document."""
+
+    filters: Optional[Dict[str, Any]] = Field(None, example={"name": ["Italy", "France"]})
+
+
+class DocumentInput(BaseModel):
+    content: StrictStr
+    content_type: str = "text"
+    id: Optional[str] = None
+    meta: Dict[str, Any] = {}
+    score: Optional[float] = None
+
+
+class AnswerInput(BaseModel):
+    answer: str
+    type: str = "extractive"
+    score: Optional[float] = None
+    context: Optional[str] = None
+    offsets_in_document: Optional[List[Span]] = None
+    offsets_in_context: Optional[List[Span]] = None
+    document_ids: Optional[List[str]] = None
+    meta: Optional[Dict[str, Any]] = None
+
+
+class FeedbackRequest(BaseModel):
+    """Haystack REST's `CreateLabelSerialized`: one answer judged by a user."""
+
+    id: Optional[str] = None
+    query: StrictStr
+    document: DocumentInput
+    is_correct_answer: StrictBool
+    is_correct_document: StrictBool
+    origin: Literal["user-feedback", "gold-label"] = "user-feedback"
+    answer: Optional[AnswerInput] = None
+    no_answer: Optional[bool] = None
+    pipeline_id: Optional[str] = None
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
+    meta: Optional[Dict[str, Any]] = None
+
+
+class FeedbackMetrics(BaseModel):
+    answer_accuracy: Optional[float]
+    document_accuracy: Optional[float]
+    n_feedback: int
+
+
+class FileResult(BaseModel):
+    name: str
+    documents: Optional[int] = Field(None, description="passages written from this file")
+    error: Optional[str] = Field(None, description="why the file was refused")
+
+
+class UploadResponse(BaseModel):
+    files: List[FileResult]
+
+
+class UploadErrorResponse(UploadResponse):
     errors: List[str]

@@ -42,16 +42,21 @@ def root_node(name: str) -> BaseComponent:
 
 def serialize_queries(store: InMemoryDocumentStore) -> None:
     """InMemoryDocumentStore.query writes each hit's score onto the stored document before copying it, so two
-    questions retrieving the same document at once could swap scores: one query at a time keeps them apart."""
-    lock = threading.Lock()
-    query = store.query
+    questions retrieving the same document at once could swap scores: one query at a time keeps them apart.
+    Writes (uploads, the shared write log) take the same lock: a query reads the documents and their BM25 index
+    in two steps, and a write between them would pair documents with other documents' scores."""
+    lock = threading.RLock()  # delete_documents calls get_all_documents
+    for name in ("query", "write_documents", "delete_documents", "get_all_documents"):
+        setattr(store, name, _locked(getattr(store, name), lock))
 
-    @functools.wraps(query)
-    def locked_query(*args, **kwargs):
+
+def _locked(method: Callable, lock: threading.RLock) -> Callable:
+    @functools.wraps(method)
+    def locked(*args, **kwargs):
         with lock:
-            return query(*args, **kwargs)
+            return method(*args, **kwargs)
 
-    store.query = locked_query
+    return locked
 
 
 def route_model_calls(reader: FARMReader, call: Callable[..., list]) -> Callable[..., list]:

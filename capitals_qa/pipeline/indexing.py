@@ -49,6 +49,11 @@ def problem_with(path: Path) -> Optional[str]:
         data = path.read_bytes()
     except OSError as error:
         return f"unreadable ({error.strerror})"
+    return problem_with_text(data)
+
+
+def problem_with_text(data: bytes) -> Optional[str]:
+    """Why a file's bytes cannot be indexed (empty, not UTF-8), or None."""
     if not data.strip():
         return "empty"
     try:

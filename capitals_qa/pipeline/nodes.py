@@ -35,13 +35,17 @@ class WordWindowSplitter(BaseComponent):
         self.split_length = split_length
         self.split_overlap = split_overlap
 
-    def split(self, document: Document) -> List[Document]:
+    def split(self, document: Document, split_length: Optional[int] = None, split_overlap: Optional[int] = None) -> List[Document]:
+        length = self.split_length if split_length is None else split_length
+        overlap = self.split_overlap if split_overlap is None else split_overlap
+        if length < 1 or not 0 <= overlap < length:
+            raise ValueError(f"need split_length >= 1 and 0 <= split_overlap < split_length, got {length}, {overlap}")
         words = document.content.split()
-        step = self.split_length - self.split_overlap
+        step = length - overlap
         # The last window may be short; a window that only repeats the previous one's overlap is not made.
-        starts = [s for s in range(0, len(words), step) if s == 0 or s + self.split_overlap < len(words)]
+        starts = [s for s in range(0, len(words), step) if s == 0 or s + overlap < len(words)]
         return [
-            self._passage(" ".join(words[start : start + self.split_length]), {**document.meta, "_split_id": number})
+            self._passage(" ".join(words[start : start + length]), {**document.meta, "_split_id": number})
             for number, start in enumerate(starts)
         ]
 
@@ -49,8 +53,12 @@ class WordWindowSplitter(BaseComponent):
     def _passage(content: str, meta: dict) -> Document:
         return Document(content=content, meta=meta, id=passage_id(content, meta))
 
-    def run(self, documents: List[Document]) -> Tuple[dict, str]:  # type: ignore[override]
-        return {"documents": [passage for document in documents for passage in self.split(document)]}, "output_1"
+    def run(  # type: ignore[override]
+        self, documents: List[Document], split_length: Optional[int] = None, split_overlap: Optional[int] = None
+    ) -> Tuple[dict, str]:
+        """`split_length` and `split_overlap` override the node's own for this run (Haystack REST's upload fields)."""
+        passages = [passage for document in documents for passage in self.split(document, split_length, split_overlap)]
+        return {"documents": passages}, "output_1"
 
     def run_batch(self, documents: List[List[Document]]) -> Tuple[dict, str]:  # type: ignore[override]
         return {"documents": [self.run(batch)[0]["documents"] for batch in documents]}, "output_1"

@@ -163,7 +163,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         if return_embedding is None:
             return_embedding = self.return_embedding
         found = []
-        for doc in self.indexes[index].values():
+        for doc in list(self.indexes[index].values()):  # one step under the GIL: writers may change the dict
             if not isinstance(doc, Document) or (clause is not None and not clause.evaluate(doc.meta)):
                 continue
             if only_documents_without_embedding and doc.embedding is not None:

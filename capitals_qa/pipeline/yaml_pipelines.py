@@ -1,7 +1,7 @@
 """Loading the pipelines of a YAML file with shared components, and filling the store the query pipeline reads."""
 import logging
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from haystack import Pipeline
 from haystack.document_stores import BaseDocumentStore
@@ -61,11 +61,20 @@ class YamlPipelines:
     def names(self) -> List[str]:
         return [pipeline["name"] for pipeline in self.config["pipelines"]]
 
-    def load(self, name: str) -> Pipeline:
+    def load(self, name: str, replace: Mapping[str, BaseComponent] = {}) -> Pipeline:
+        """Pipeline `name`, with the nodes named in `replace` played by the components given there."""
         pipeline = Pipeline()
         for node in self.nodes(name):
-            pipeline.add_node(component=self.component(node["name"]), name=node["name"], inputs=node["inputs"])
+            component = replace.get(node["name"]) or self.component(node["name"])
+            pipeline.add_node(component=component, name=node["name"], inputs=node["inputs"])
         return pipeline
+
+    def store_node(self, pipeline_name: str) -> Optional[str]:
+        """The first node of a pipeline that reads a document store (its Retriever), if any."""
+        for node in self.nodes(pipeline_name):
+            if "document_store" in self._definitions.get(node["name"], {}).get("params", {}):
+                return node["name"]
+        return None
 
     def nodes(self, pipeline_name: str) -> List[dict]:
         """The pipeline's nodes as the YAML lists them: [{"name": ..., "inputs": [...]}, ...]."""
@@ -118,10 +127,21 @@ def load_query_pipeline(
     cache_dir: Optional[str] = None,
 ) -> Pipeline:
     """The pipeline the service answers with, its store filled from `documents` when empty."""
+    return load_served_pipelines(pipeline_yaml, pipeline_name, documents, overrides, cache_dir)[1]
+
+
+def load_served_pipelines(
+    pipeline_yaml: str,
+    pipeline_name: str,
+    documents: Optional[str],
+    overrides: Mapping[str, str] = {},
+    cache_dir: Optional[str] = None,
+) -> Tuple["YamlPipelines", Pipeline]:
+    """The YAML's pipelines (for its indexing pipeline) and the query pipeline, its store filled when empty."""
     pipelines = YamlPipelines(Path(pipeline_yaml), overrides)
     query = pipelines.load(pipeline_name)
     fill_document_store(pipelines, query.get_document_store(), documents, cache_dir)
-    return query
+    return pipelines, query
 
 
 def fill_document_store(

@@ -1,15 +1,19 @@
 """The two backends the ingress can hold: the whole pipeline in the replica, or a chain of node deployments."""
 import asyncio
 import functools
-from typing import Any, Dict, List, Optional
+from abc import abstractmethod
+from typing import Any, Dict, List, Optional, Tuple
 
 from haystack import Pipeline
+from haystack.document_stores import BaseDocumentStore
+from haystack.schema import Document, Label
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.pipeline.chain import run_chain
+from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
-from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_query_pipeline, load_served_pipelines
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -21,16 +25,59 @@ def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
     )
 
 
-class LocalPipeline(Backend):
+def open_served_store(pipelines: YamlPipelines, store: BaseDocumentStore, settings: ServiceSettings) -> ServedStore:
+    """The replica's access to its store for uploads, deletes and feedback, following the shared write log."""
+    served = ServedStore(pipelines, store, settings.indexing_pipeline_name, settings.write_log, settings.feedback_db)
+    served.follow()
+    return served
+
+
+STORE_METHODS = ("upload", "documents", "delete", "write_label", "labels", "delete_labels")
+
+
+class StoreMethods(Backend):
+    """The store endpoints over `_store(method, *args)`: a ServedStore method run where the store is."""
+
+    @abstractmethod
+    async def _store(self, method: str, *args: Any) -> Any: ...
+
+    async def upload(self, files: List[Tuple[str, bytes]], meta: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+        return await self._store("upload", [UploadedFile(name, data) for name, data in files], meta, params)
+
+    async def documents(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
+        return await self._store("documents", filters)
+
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
+        await self._store("delete", filters)
+
+    async def write_label(self, label: Label) -> None:
+        await self._store("write_label", label)
+
+    async def labels(self, filters: Optional[Dict[str, Any]] = None) -> List[Label]:
+        return await self._store("labels", filters)
+
+    async def delete_labels(self, ids: List[str]) -> None:
+        await self._store("delete_labels", ids)
+
+
+class LocalPipeline(StoreMethods):
     """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
 
     def __init__(self, settings: ServiceSettings, workers: TorchWorkers):
         self.settings = settings
         self.workers = workers
-        self.pipeline = load_served_pipeline(settings)
+        pipelines, self.pipeline = load_served_pipelines(
+            settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
+        )
         self.store = self.pipeline.get_document_store()
         make_thread_safe(self.store)
         self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(self.store))
+        self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
+
+    async def _store(self, method: str, *args: Any) -> Any:
+        if self.served_store is None:
+            raise NotImplementedError(f"{method} (the query pipeline reads no document store)")
+        return await self.workers.run(functools.partial(getattr(self.served_store, method), *args))
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
@@ -50,15 +97,22 @@ class LocalPipeline(Backend):
         }
 
 
-class NodeChain(Backend):
-    """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py)."""
+class NodeChain(StoreMethods):
+    """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py); uploads,
+    documents and feedback go to the node that holds the store (the Retriever)."""
 
-    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle]):
+    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle], store_node: Optional[str] = None):
         self.settings = settings
         self.root = root
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
+        self.store_node = store_node
         self._rules: Optional[ParamsRules] = None
+
+    async def _store(self, method: str, *args: Any) -> Any:
+        if self.store_node is None:
+            raise NotImplementedError(f"{method} (no node of the query pipeline reads a document store)")
+        return await self.nodes[self.store_node].store.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         return await run_chain(self.root, self.chain, self._call_node, query, params, debug)

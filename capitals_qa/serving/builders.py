@@ -41,4 +41,4 @@ def build_per_node_app(settings: ServiceSettings) -> Application:
             options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
     ingress = HaystackQA.options(name="PerNodeIngress", ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=64)
-    return ingress.bind(settings, nodes, root)
+    return ingress.bind(settings, nodes, root, pipelines.store_node(settings.pipeline_name))

@@ -28,9 +28,11 @@ def replica_api() -> FastAPI:
 class HaystackQA:
     """single mode: holds the whole pipeline. per_node mode (`nodes` given): walks the node deployments."""
 
-    def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query"):
+    def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query",
+                 store_node: Optional[str] = None):
         if nodes:
-            backend = NodeChain(settings, root, nodes)
+            backend = NodeChain(settings, root, nodes, store_node)
         else:
             backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
-        self.served = Served(backend, BodyLimits(settings.max_question_bytes, settings.max_query_bytes))
+        limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes)
+        self.served = Served(backend, limits)

@@ -9,6 +9,7 @@ from ray import serve
 from capitals_qa.pipeline.haystack_internals import run_node
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
+from capitals_qa.serving.backends import STORE_METHODS, open_served_store
 from capitals_qa.serving.batching import ReaderBatcher
 from capitals_qa.serving.defaults import LIGHT_REPLICA, assigned_cpus, has_gpu
 from capitals_qa.serving.workers import TorchWorkers
@@ -25,6 +26,8 @@ class PipelineNode:
         self.store = getattr(self.component, "document_store", None)
         fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
         make_thread_safe(self.store)
+        # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
+        self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
         self.batcher: Optional[ReaderBatcher] = None
         if isinstance(self.component, FARMReader):
             self.batcher = ReaderBatcher(self.component, self.workers)
@@ -42,6 +45,12 @@ class PipelineNode:
             return await self.batcher.run(run)
         debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
         return await self.workers.run(run, exclusive=bool(debug))
+
+    async def store(self, method: str, *args: Any) -> Any:
+        """A ServedStore method (upload, documents, delete, write_label, labels, delete_labels) on this replica's store."""
+        if self.served_store is None or method not in STORE_METHODS:
+            raise NotImplementedError(f"{method} (node {self.name} holds no document store)")
+        return await self.workers.run(functools.partial(getattr(self.served_store, method), *args))
 
     async def describe(self) -> Dict[str, Any]:
         info = {

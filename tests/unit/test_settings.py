@@ -4,14 +4,22 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML, ReaderBatching, ServiceSettings, environment_variables
+from capitals_qa.settings import (
+    DEFAULT_DOCUMENTS,
+    DEFAULT_PIPELINE_YAML,
+    ReaderBatching,
+    ServiceSettings,
+    all_environment_variables,
+    environment_variables,
+)
 
 
 @pytest.fixture
 def environ(monkeypatch):
     """A clean environment for settings: none of the service's variables or node overrides set."""
-    for variable in environment_variables().values():
-        monkeypatch.delenv(variable, raising=False)
+    for variables in all_environment_variables().values():
+        for variable in variables:
+            monkeypatch.delenv(variable, raising=False)
     for variable in ("READER_PARAMS_MODEL_NAME_OR_PATH", "DOCUMENTSTORE_PARAMS_HOST"):
         monkeypatch.delenv(variable, raising=False)
     return monkeypatch
@@ -98,3 +106,24 @@ def test_reader_user_config_is_checked_like_the_settings():
         ReaderBatching.parse_obj({"max_batch_size": 0})
     with pytest.raises(ValidationError, match="extra fields not permitted"):
         ReaderBatching.parse_obj({"batch_size": 4})
+
+
+def test_haystack_rest_api_variable_names_work_as_aliases(environ, tmp_path):
+    environ.setenv("PIPELINE_YAML_PATH", str(tmp_path / "haystack.yml"))
+    environ.setenv("QUERY_PIPELINE_NAME", "ask")
+    environ.setenv("INDEXING_PIPELINE_NAME", "ingest")
+    settings = ServiceSettings()
+    assert (settings.pipeline, settings.pipeline_name, settings.indexing_pipeline_name) == (str(tmp_path / "haystack.yml"), "ask", "ingest")
+    environ.setenv("PIPELINE_NAME", "ours")  # our own name wins where both are set
+    assert ServiceSettings().pipeline_name == "ours"
+
+
+def test_upload_limit_and_state_files_are_settings(environ, tmp_path):
+    environ.chdir(tmp_path)
+    settings = ServiceSettings(max_upload_bytes="2048")
+    assert settings.max_upload_bytes == 2048
+    assert Path(settings.write_log) == tmp_path / "writes.sqlite" and Path(settings.feedback_db) == tmp_path / "feedback.sqlite"
+    environ.setenv("FEEDBACK_DB", "")
+    assert ServiceSettings().feedback_db is None
+    with pytest.raises(ValidationError, match="max_upload_bytes"):
+        ServiceSettings(max_upload_bytes=0)

@@ -5,6 +5,7 @@ from typing import Any, Dict
 import haystack
 from fastapi import APIRouter, Depends
 
+from capitals_qa.api import usage as usage_of
 from capitals_qa.api.backend import Served
 from capitals_qa.api.routers.questions import served
 from capitals_qa.api.schemas import HealthResponse, VersionResponse
@@ -18,7 +19,9 @@ VERSIONS = {"haystack": haystack.__version__, "ray": version("ray")}
 
 @router.get("/health", summary="Readiness and what is served", response_model=HealthResponse)
 async def health(service: Served = Depends(served)) -> Dict[str, Any]:
-    return {"ready": True, **await service.backend.describe(), "versions": VERSIONS}
+    usage = {"version": VERSIONS["haystack"], "cpu": {"used": usage_of.cpu_used()},
+             "memory": {"used": usage_of.memory_used()}, "gpus": usage_of.gpus()}
+    return {"ready": True, **await service.backend.describe(), "versions": VERSIONS, **usage}
 
 
 @router.get("/initialized", summary="Haystack REST API: true once the pipeline is loaded", response_model=bool)
