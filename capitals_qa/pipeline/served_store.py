@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
-from haystack.document_stores.filter_utils import LogicalFilterClause
+from haystack.errors import HaystackError
 from haystack.nodes import BaseConverter, BasePreProcessor
 from haystack.schema import Document, Label
 
@@ -80,11 +80,15 @@ class ServedStore:
         with self._applying:
             entries = self.log.since(self.applied)
             for op, group in _runs(entries):
-                if op == "write":
-                    self.store.write_documents([Document.from_dict(doc) for entry in group for doc in entry.payload])
-                else:
-                    for entry in group:
-                        self._delete_now(entry.payload)
+                try:
+                    if op == "write":
+                        self.store.write_documents([Document.from_dict(doc) for entry in group for doc in entry.payload])
+                    else:
+                        for entry in group:
+                            self._delete_now(entry.payload)
+                except Exception:
+                    # Every replica skips the same entries, so they still agree; retrying would stop following.
+                    logger.exception("skipped write log entries %d to %d", group[0].seq, group[-1].seq)
                 self.applied = group[-1].seq
 
     def _delete_now(self, filters: Optional[Dict[str, Any]]) -> None:
@@ -139,14 +143,16 @@ class ServedStore:
         self.catch_up()
 
     def documents(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
-        check_filters(filters)
         self.catch_up()
-        documents = self.store.get_all_documents(filters=filters or None, return_embedding=False)
-        return documents
+        try:
+            return self.store.get_all_documents(filters=filters or None, return_embedding=False)
+        except (HaystackError, TypeError, AttributeError, ValueError) as error:  # what malformed filters raise
+            raise ValueError(f"filters: {error}") from None
 
     def delete(self, filters: Optional[Dict[str, Any]]) -> None:
         """Delete the documents that match `filters`; all of them for no filters (as Haystack's REST API)."""
-        check_filters(filters)
+        # Tried first: a delete in the log that cannot run would fail in every replica.
+        self.documents(filters)
         if self.log is None:
             self._delete_now(filters)
             return
@@ -184,16 +190,6 @@ def node_params(indexing, params: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         if chosen:
             targeted[name] = chosen
     return targeted
-
-
-def check_filters(filters: Optional[Dict[str, Any]]) -> None:
-    """Haystack's filter syntax, checked before anything is done with it."""
-    if not filters:
-        return
-    try:
-        LogicalFilterClause.parse(filters)
-    except Exception as error:
-        raise ValueError(f"filters: {error}") from None
 
 
 def _plain(doc: Document) -> Dict[str, Any]:

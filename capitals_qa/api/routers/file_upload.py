@@ -55,6 +55,7 @@ def _form_schema() -> Dict[str, Any]:
     "/file-upload",
     summary="Index text files through the indexing pipeline (Haystack REST's form)",
     response_model=UploadResponse,
+    response_model_exclude_none=True,
     responses={400: {"model": UploadErrorResponse, "description": "some files refused (named); the others were indexed"},
                413: ERRORS[413], 422: ERRORS[422]},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema()}}}},

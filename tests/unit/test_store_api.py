@@ -1,0 +1,212 @@
+"""Uploads, documents and feedback over HTTP (TestClient) on the real pipeline and store, in this process."""
+import asyncio
+import functools
+import json
+import time
+from typing import Any, Dict, List, Optional
+
+import pytest
+from fastapi.testclient import TestClient
+
+from capitals_qa.api.app import create_api
+from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
+from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
+from capitals_qa.pipeline.store import document_count, node_parameters
+from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
+from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML
+
+QUUX = b"Zorblax is the capital of Quuxland. Quuxland lies beyond the Glimmer Sea and trades in violet salt."
+
+
+class InProcess(Backend):
+    """What a single-mode replica does, without Ray: the pipeline and its ServedStore in this process."""
+
+    def __init__(self, query, store: ServedStore):
+        self.query, self.served_store = query, store
+
+    async def _call(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
+
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        return await self._call(functools.partial(self.query.run, query=query, params=params, debug=debug))
+
+    async def params_rules(self) -> ParamsRules:
+        return ParamsRules(node_parameters(self.query))
+
+    async def describe(self) -> Dict[str, Any]:
+        return {"mode": "single", "pipeline": "query", "pipeline_yaml": str(DEFAULT_PIPELINE_YAML), "nodes": ["Retriever", "Reader"],
+                "document_count": document_count(self.served_store.store)}
+
+    async def upload(self, files, meta, params):
+        return await self._call(self.served_store.upload, [UploadedFile(name, data) for name, data in files], meta, params)
+
+    async def documents(self, filters):
+        return await self._call(self.served_store.documents, filters)
+
+    async def delete_documents(self, filters):
+        await self._call(self.served_store.delete, filters)
+
+    async def write_label(self, label):
+        await self._call(self.served_store.write_label, label)
+
+    async def labels(self, filters=None):
+        return await self._call(self.served_store.labels, filters)
+
+    async def delete_labels(self, ids):
+        await self._call(self.served_store.delete_labels, ids)
+
+
+def open_replica(qa_model, state_dir):
+    overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
+    pipelines, query = load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", str(DEFAULT_DOCUMENTS), overrides)
+    store = ServedStore(pipelines, query.get_document_store(), "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
+    store.follow(interval_s=0.2)
+    return InProcess(query, store)
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def replica(qa_model, state_dir):
+    return open_replica(qa_model, state_dir)
+
+
+@pytest.fixture(scope="module")
+def client(replica):
+    limits = BodyLimits(max_question_bytes=4096, max_query_bytes=65536, max_upload_bytes=64 * 1024)
+    return TestClient(create_api(lambda: Served(replica, limits)), raise_server_exceptions=False)
+
+
+def names_of(client, filters) -> List[str]:
+    response = client.post("/documents/get_by_filters", json={"filters": filters})
+    assert response.status_code == 200, response.text
+    return [doc["meta"]["name"] for doc in response.json()]
+
+
+def test_upload_indexes_readable_files_and_refuses_the_others_by_name(client):
+    files = [("files", ("quux.txt", QUUX, "text/plain")), ("files", ("empty.txt", b" \n", "text/plain")),
+             ("files", ("latin1.txt", "Caf\xe9 de Par\xeds".encode("latin-1"), "text/plain"))]
+    response = client.post("/file-upload", files=files, data={"meta": json.dumps({"source": "test"})})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"] == ["empty.txt: empty", "latin1.txt: not UTF-8 (byte 3)"]
+    assert body["files"][0] == {"name": "quux.txt", "documents": 1}
+    found = client.post("/documents/get_by_filters", json={"filters": {"name": ["quux.txt"]}}).json()
+    assert len(found) == 1 and found[0]["content"] == QUUX.decode() and found[0]["meta"]["source"] == "test"
+    assert names_of(client, {"name": ["empty.txt", "latin1.txt"]}) == []
+    # The retriever finds it: it is in the BM25 index, not only in the store.
+    answer = client.post("/query", json={"query": "What is the capital of Quuxland?", "params": {"Retriever": {"top_k": 1}}})
+    assert answer.json()["documents"][0]["meta"]["name"] == "quux.txt"
+
+
+def test_upload_takes_haystacks_preprocessor_fields(client):
+    text = " ".join(f"word{i}" for i in range(50)).encode()
+    response = client.post("/file-upload", files=[("files", ("words.txt", text))], data={"split_length": "20", "split_overlap": "0"})
+    assert response.status_code == 200 and response.json() == {"files": [{"name": "words.txt", "documents": 3}]}
+    bad = client.post("/file-upload", files=[("files", ("words.txt", text))], data={"split_length": "many"})
+    assert bad.status_code == 422 and "split_length" in bad.json()["errors"][0]
+    refused = client.post("/file-upload", files=[("files", ("words.txt", text))], data={"split_length": "10", "split_overlap": "10"})
+    assert refused.status_code == 400 and "split_overlap" in refused.json()["errors"][0]
+
+
+@pytest.mark.parametrize("form, files, status, message", [
+    ({}, None, 422, "files: field required"),
+    ({"meta": "{not json"}, [("files", ("a.txt", b"text"))], 422, "meta: not valid JSON"),
+    ({"meta": "[1, 2]"}, [("files", ("a.txt", b"text"))], 422, "meta: must be a JSON object"),
+])
+def test_malformed_upload_forms_get_a_message_naming_the_field(client, form, files, status, message):
+    response = client.post("/file-upload", data=form, files=files)
+    assert response.status_code == status and message in response.json()["errors"][0]
+
+
+def test_upload_over_the_size_limit_is_refused_with_413(client):
+    response = client.post("/file-upload", files=[("files", ("big.txt", b"word " * 20_000))])
+    assert response.status_code == 413 and "65536 bytes" in response.json()["errors"][0]
+    assert names_of(client, {"name": ["big.txt"]}) == []
+
+
+def test_delete_by_filters_removes_documents_from_store_and_index(client):
+    client.post("/file-upload", files=[("files", ("doomed.txt", b"Doomland's capital is Gloomtown."))])
+    assert names_of(client, {"name": ["doomed.txt"]}) == ["doomed.txt"]
+    response = client.post("/documents/delete_by_filters", json={"filters": {"name": ["doomed.txt"]}})
+    assert response.status_code == 200 and response.json() is True
+    assert names_of(client, {"name": ["doomed.txt"]}) == []
+    hits = client.post("/query", json={"query": "Gloomtown Doomland", "params": {"Retriever": {"top_k": 3}}}).json()
+    assert "doomed.txt" not in [doc["meta"]["name"] for doc in hits["documents"]]
+    assert len(names_of(client, {"name": ["Italy"]})) == 1  # the rest stay
+
+
+def test_bad_filters_get_400(client):
+    for filters in ({"$and": "name"}, {"name": {"$in": 3}}):
+        for path in ("/documents/get_by_filters", "/documents/delete_by_filters"):
+            response = client.post(path, json={"filters": filters})
+            assert response.status_code == 400 and response.json()["errors"][0].startswith("filters: "), (path, filters)
+    assert client.post("/documents/delete_by_filters", json={"filters": "name"}).status_code == 422
+
+
+def test_a_replica_started_later_has_every_upload_and_sees_new_ones_within_2_s(client, qa_model, state_dir):
+    late = open_replica(qa_model, state_dir)
+    late_client = TestClient(create_api(lambda: Served(late, BodyLimits(4096, 65536))))
+    assert names_of(late_client, {"name": ["quux.txt"]}) == ["quux.txt"]
+    assert late_client.get("/health").json()["document_count"] == client.get("/health").json()["document_count"]
+    client.post("/file-upload", files=[("files", ("after.txt", b"Afterland's capital is Latertown."))])
+    deadline = time.monotonic() + 2
+    while names_of(late_client, {"name": ["after.txt"]}) != ["after.txt"]:
+        assert time.monotonic() < deadline, "the other replica did not see the upload within 2 s"
+        time.sleep(0.05)
+    client.post("/documents/delete_by_filters", json={"filters": {"name": ["after.txt"]}})
+    deadline = time.monotonic() + 2
+    while names_of(late_client, {"name": ["after.txt"]}):
+        assert time.monotonic() < deadline, "the other replica did not see the delete within 2 s"
+        time.sleep(0.05)
+
+
+def feedback_on_rome(correct: bool, **changes) -> Dict[str, Any]:
+    context = "Rome is the capital of Italy."
+    return {
+        "query": "What is the capital of Italy?",
+        "document": {"id": "doc-italy", "content": context, "meta": {"name": "Italy"}},
+        "answer": {"answer": "Rome", "type": "extractive", "score": 0.9, "context": context,
+                   "offsets_in_document": [{"start": 0, "end": 4}], "offsets_in_context": [{"start": 0, "end": 4}],
+                   "document_ids": ["doc-italy"], "meta": {"name": "Italy"}},
+        "is_correct_answer": correct, "is_correct_document": correct, "origin": "user-feedback", **changes,
+    }
+
+
+def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, qa_model, state_dir):
+    client.delete("/feedback")
+    assert client.post("/feedback", json=feedback_on_rome(True, id="good")).status_code == 200
+    assert client.post("/feedback", json=feedback_on_rome(False, id="bad")).status_code == 200
+    assert client.post("/feedback", json=feedback_on_rome(True, id="gold", origin="gold-label")).status_code == 200
+    labels = client.get("/feedback").json()
+    assert sorted(label["id"] for label in labels) == ["bad", "gold", "good"]
+    assert next(l for l in labels if l["id"] == "good")["answer"]["answer"] == "Rome"
+    metrics = client.post("/eval-feedback", json={"filters": {}}).json()
+    assert metrics == {"answer_accuracy": 0.5, "document_accuracy": 0.5, "n_feedback": 2}  # gold labels are not users'
+    export = client.get("/export-feedback", params={"only_positive_labels": "true"}).json()
+    [entry] = export["data"]
+    paragraph = entry["paragraphs"][0]
+    answer = paragraph["qas"][0]["answers"][0]
+    assert paragraph["context"][answer["answer_start"]:][:4] == "Rome" and paragraph["qas"][0]["id"] == "good"
+    # A restarted replica (a new process opening the same file) has them all.
+    restarted = open_replica(qa_model, state_dir)
+    assert sorted(label.id for label in asyncio.run(restarted.labels())) == ["bad", "gold", "good"]
+    client.delete("/feedback")
+    assert [label["id"] for label in client.get("/feedback").json()] == ["gold"]
+    assert client.post("/eval-feedback").json() == {"answer_accuracy": None, "document_accuracy": None, "n_feedback": 0}
+
+
+def test_feedback_of_the_wrong_shape_gets_422_naming_the_field(client):
+    response = client.post("/feedback", json=feedback_on_rome(True, is_correct_answer="maybe"))
+    assert response.status_code == 422 and response.json()["errors"][0].startswith("body.is_correct_answer")
+
+
+def test_health_carries_haystack_rest_fields_next_to_ours(client):
+    health = client.get("/health").json()
+    assert health["ready"] is True and health["document_count"] > 248
+    assert health["version"] == health["versions"]["haystack"]
+    assert 0 <= health["cpu"]["used"] and 0 < health["memory"]["used"] < 100
+    assert isinstance(health["gpus"], list)
