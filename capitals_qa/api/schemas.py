@@ -4,6 +4,20 @@ from typing import Any, Dict, List, Literal, Optional
 from pydantic import BaseModel, Extra, Field, StrictBool, StrictStr, validator
 
 
+def _nullable_in_schema(schema: Dict[str, Any], model: type) -> None:
+    """pydantic 1 describes Optional fields as never null; responses do carry nulls, so say so (OpenAPI 3.1)."""
+    for field in model.__fields__.values():
+        described = schema.get("properties", {}).get(field.alias)
+        if field.allow_none and described is not None:
+            kept = {key: described.pop(key) for key in ("title", "description") if key in described}
+            schema["properties"][field.alias] = {**kept, "anyOf": [described, {"type": "null"}]}
+
+
+class ResponseModel(BaseModel):
+    class Config:
+        schema_extra = staticmethod(_nullable_in_schema)
+
+
 class QueryRequest(BaseModel):
     query: StrictStr = Field(..., description="The question.")
     params: Optional[Dict[str, Any]] = Field(
@@ -29,7 +43,7 @@ class Span(BaseModel):
     end: int
 
 
-class AnswerModel(BaseModel):
+class AnswerModel(ResponseModel):
     """`haystack.schema.Answer.to_dict()`."""
 
     answer: str
@@ -42,7 +56,7 @@ class AnswerModel(BaseModel):
     meta: Dict[str, Any]
 
 
-class DocumentModel(BaseModel):
+class DocumentModel(ResponseModel):
     """`haystack.schema.Document.to_dict()` without the embedding."""
 
     id: str
@@ -52,14 +66,14 @@ class DocumentModel(BaseModel):
     score: Optional[float]
 
 
-class QueryResponse(BaseModel):
+class QueryResponse(ResponseModel):
     query: str
     answers: List[AnswerModel] = []
     documents: List[DocumentModel] = []
     debug: Optional[Dict[str, Any]] = Field(None, alias="_debug")
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(ResponseModel):
     ready: bool
     mode: str = Field(..., description="`single`: one deployment runs the pipeline; `per_node`: one per node.")
     pipeline: str = Field(..., description="Name of the served pipeline in its YAML file.")
@@ -85,7 +99,7 @@ class MemoryUsage(BaseModel):
     used: float = Field(..., description="this replica's memory use, in percent of the machine")
 
 
-class GPUUsage(BaseModel):
+class GPUUsage(ResponseModel):
     kernel_usage: float = Field(..., description="GPU kernel use in percent")
     memory_total: int = Field(..., description="GPU memory in MB")
     memory_used: Optional[int] = Field(..., description="this replica's GPU memory in MB; null where the driver cannot tell")
@@ -149,13 +163,13 @@ class FeedbackRequest(BaseModel):
     meta: Optional[Dict[str, Any]] = None
 
 
-class FeedbackMetrics(BaseModel):
+class FeedbackMetrics(ResponseModel):
     answer_accuracy: Optional[float]
     document_accuracy: Optional[float]
     n_feedback: int
 
 
-class FileResult(BaseModel):
+class FileResult(ResponseModel):
     name: str
     documents: Optional[int] = Field(None, description="passages written from this file")
     error: Optional[str] = Field(None, description="why the file was refused")

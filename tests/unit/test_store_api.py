@@ -5,6 +5,7 @@ import json
 import time
 from typing import Any, Dict, List, Optional
 
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
@@ -210,3 +211,39 @@ def test_health_carries_haystack_rest_fields_next_to_ours(client):
     assert health["version"] == health["versions"]["haystack"]
     assert 0 <= health["cpu"]["used"] and 0 < health["memory"]["used"] < 100
     assert isinstance(health["gpus"], list)
+
+
+def assert_described(spec: Dict[str, Any], path: str, method: str, response) -> None:
+    """The response's body matches what /openapi.json says this path sends with this status and content type."""
+    media_type = response.headers["content-type"].split(";")[0]
+    described = spec["paths"][path][method]["responses"][str(response.status_code)]["content"]
+    assert media_type in described, f"{method.upper()} {path} {response.status_code}: sends {media_type}, described {list(described)}"
+    schema = described[media_type].get("schema", {})
+    body = response.json() if media_type == "application/json" else response.text
+    jsonschema.Draft202012Validator({**schema, "components": spec["components"]}).validate(body)
+
+
+def test_responses_match_the_openapi_description(client):
+    spec = client.get("/openapi.json").json()
+    client.post("/feedback", json=feedback_on_rome(True, id="described"))
+    calls = [
+        ("/", "post", client.post("/", content=b"What is the capital of Quuxland?")),
+        ("/", "post", client.post("/", content=b"   ")),
+        ("/query", "post", client.post("/query", json={"query": "What is the capital of Quuxland?", "debug": True})),
+        ("/query", "post", client.post("/query", json={"query": 3})),
+        ("/health", "get", client.get("/health")),
+        ("/documents/get_by_filters", "post", client.post("/documents/get_by_filters", json={"filters": {"name": ["quux.txt"]}})),
+        ("/documents/get_by_filters", "post", client.post("/documents/get_by_filters", json={"filters": {"$and": "x"}})),
+        ("/file-upload", "post", client.post("/file-upload", files=[("files", ("e.txt", b""))])),
+        ("/file-upload", "post", client.post("/file-upload", files=[("files", ("ok.txt", b"Okland's capital is Oktown."))])),
+        ("/feedback", "get", client.get("/feedback")),
+        ("/eval-feedback", "post", client.post("/eval-feedback", json={})),
+    ]
+    for path, method, response in calls:
+        assert_described(spec, path, method, response)
+    # Nulls the description used to forbid were among them.
+    assert calls[4][2].json()["node_status"] is None
+    no_answer = {"answer": "", "type": "extractive", "score": 0.1, "context": None, "offsets_in_document": None,
+                 "offsets_in_context": None, "document_ids": None, "meta": {}}
+    answer_schema = spec["components"]["schemas"]["AnswerModel"]
+    jsonschema.Draft202012Validator({**answer_schema, "components": spec["components"]}).validate(no_answer)

@@ -18,6 +18,9 @@ logger = logging.getLogger("ray.serve")
 router = APIRouter()
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422)}
+# A route whose answers are text/plain still sends its errors as JSON; FastAPI would file them under text/plain.
+JSON_ERRORS = {status: {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+               for status in ERRORS}
 
 
 def served(request: Request) -> Served:
@@ -38,7 +41,7 @@ def request_body(media_type: str, schema: Dict[str, Any]) -> Dict[str, Any]:
     "/",
     summary="Ask a question in plain text; get the best answer's text",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **ERRORS},
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **JSON_ERRORS},
     openapi_extra=request_body("text/plain", {"type": "string", "example": "What is the capital of Italy?"}),
 )
 async def ask(request: Request, service: Served = Depends(served)) -> PlainTextResponse:
