@@ -17,6 +17,8 @@ DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
 # 20,251 passages of 200 words from 456 Wikipedia articles on countries and capitals (data/countries-and-capitals.SOURCE.md).
 DEFAULT_DOCUMENTS = PROJECT_DIR / "data" / "countries-and-capitals.jsonl.gz"
 DEFAULT_STORE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "capitals-qa"
+# What the service writes: the shared write log and feedback labels of in-memory stores.
+STATE_DIR = PROJECT_DIR / "var"
 
 # Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
 NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
@@ -74,10 +76,10 @@ class ServiceSettings(BaseSettings):
     max_query_bytes: int = Field(64 * 1024, env="MAX_QUERY_BYTES")
     # Uploads are text files; the limit bounds the memory and indexing work of one request.
     max_upload_bytes: int = Field(10 * 1024 * 1024, env="MAX_UPLOAD_BYTES")
-    # SQLite files next to an in-memory store: the writes every replica follows, and feedback labels. Relative
-    # paths are in the directory the app is built from; empty: writes stay in the replica, labels in memory.
-    write_log: Optional[str] = Field("writes.sqlite", env="WRITE_LOG")
-    feedback_db: Optional[str] = Field("feedback.sqlite", env="FEEDBACK_DB")
+    # SQLite files for an in-memory store: the writes every replica follows, and feedback labels. Relative paths
+    # are taken from the current directory; empty: writes stay in the replica that took them, labels in memory.
+    write_log: Optional[str] = Field(str(STATE_DIR / "writes.sqlite"), env="WRITE_LOG")
+    feedback_db: Optional[str] = Field(str(STATE_DIR / "feedback.sqlite"), env="FEEDBACK_DB")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).

@@ -76,6 +76,7 @@ class QueryResponse(ResponseModel):
 class HealthResponse(ResponseModel):
     ready: bool
     mode: str = Field(..., description="`single`: one deployment runs the pipeline; `per_node`: one per node.")
+    pid: Optional[int] = Field(None, description="single mode: the process of the replica that answered")
     pipeline: str = Field(..., description="Name of the served pipeline in its YAML file.")
     pipeline_yaml: str
     nodes: List[str]

@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from capitals_qa.pipeline.indexing import collect_text_files, index_files
-from capitals_qa.pipeline.snapshot import SUFFIX, can_snapshot, is_snapshot_file, save_snapshot
-from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, node_overrides
+
+# capitals_qa.pipeline.snapshot.SUFFIX (a unit test keeps them equal): importing it would load Haystack before --help.
+SUFFIX = ".store.npz"
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -38,6 +38,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    # Haystack (and torch under it) take seconds to import: only once the arguments are known to be good.
+    from capitals_qa.pipeline.haystack_internals import silence_bm25_progress_bars
+    from capitals_qa.pipeline.indexing import collect_text_files, index_files
+    from capitals_qa.pipeline.snapshot import can_snapshot, is_snapshot_file, save_snapshot
+    from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
+
+    silence_bm25_progress_bars()  # one bar of our own; Haystack's would show one per write
     try:
         files = collect_text_files(args.paths)  # a missing path stops us before anything is written
         indexing = YamlPipelines(Path(args.pipeline), node_overrides(os.environ)).load(args.pipeline_name)

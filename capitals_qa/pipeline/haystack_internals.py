@@ -9,11 +9,13 @@ import functools
 import threading
 from typing import Any, Callable, Dict, Tuple
 
+import haystack.document_stores.memory as memory_store_module
 from haystack import Pipeline
 from haystack.document_stores import InMemoryDocumentStore
 from haystack.nodes import FARMReader
 from haystack.nodes.base import BaseComponent
 from haystack.pipelines.base import RootNode
+from tqdm import tqdm
 
 
 def load_component(name: str, definitions: Dict[str, dict], components: Dict[str, BaseComponent]) -> BaseComponent:
@@ -57,6 +59,12 @@ def _locked(method: Callable, lock: threading.RLock) -> Callable:
             return method(*args, **kwargs)
 
     return locked
+
+
+def silence_bm25_progress_bars() -> None:
+    """InMemoryDocumentStore.update_bm25 shows an "Updating BM25 representation..." progress bar on every write,
+    whatever the store's `progress_bar` says: it calls the `tqdm` of its module, which this replaces by a silent one."""
+    memory_store_module.tqdm = functools.partial(tqdm, disable=True)
 
 
 def route_model_calls(reader: FARMReader, call: Callable[..., list]) -> Callable[..., list]:

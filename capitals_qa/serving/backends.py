@@ -1,6 +1,7 @@
 """The two backends the ingress can hold: the whole pipeline in the replica, or a chain of node deployments."""
 import asyncio
 import functools
+import os
 from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -90,6 +91,7 @@ class LocalPipeline(StoreMethods):
     async def describe(self) -> Dict[str, Any]:
         return {
             "mode": "single",
+            "pid": os.getpid(),
             "pipeline": self.settings.pipeline_name,
             "pipeline_yaml": self.settings.pipeline,
             "nodes": list(self.rules.node_parameters),

@@ -7,11 +7,15 @@ from helpers import free_port, wait_until_ready
 
 
 @pytest.fixture(scope="session")
-def serve_url():
+def serve_url(tmp_path_factory):
     """Ray Serve started in this process, with its HTTP proxy on a port of its own."""
     import ray
     from ray import serve
 
+    # The apps' write log and feedback labels in a folder of this session (Ray's processes inherit these).
+    state = tmp_path_factory.mktemp("state")
+    os.environ["WRITE_LOG"] = str(state / "writes.sqlite")
+    os.environ["FEEDBACK_DB"] = str(state / "feedback.sqlite")
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
     ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from capitals_qa.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_PIPELINE_YAML,
+    STATE_DIR,
     ReaderBatching,
     ServiceSettings,
     all_environment_variables,
@@ -120,9 +121,9 @@ def test_haystack_rest_api_variable_names_work_as_aliases(environ, tmp_path):
 
 def test_upload_limit_and_state_files_are_settings(environ, tmp_path):
     environ.chdir(tmp_path)
-    settings = ServiceSettings(max_upload_bytes="2048")
+    settings = ServiceSettings(max_upload_bytes="2048", write_log="log.sqlite")
     assert settings.max_upload_bytes == 2048
-    assert Path(settings.write_log) == tmp_path / "writes.sqlite" and Path(settings.feedback_db) == tmp_path / "feedback.sqlite"
+    assert Path(settings.write_log) == tmp_path / "log.sqlite" and Path(settings.feedback_db) == STATE_DIR / "feedback.sqlite"
     environ.setenv("FEEDBACK_DB", "")
     assert ServiceSettings().feedback_db is None
     with pytest.raises(ValidationError, match="max_upload_bytes"):
