@@ -114,7 +114,7 @@ class NodeChain(StoreMethods):
     async def _store(self, method: str, *args: Any) -> Any:
         if self.store_node is None:
             raise NotImplementedError(f"{method} (no node of the query pipeline reads a document store)")
-        return await self.nodes[self.store_node].store.remote(method, *args)
+        return await self.nodes[self.store_node].store_call.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         return await run_chain(self.root, self.chain, self._call_node, query, params, debug)

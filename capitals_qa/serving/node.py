@@ -46,7 +46,7 @@ class PipelineNode:
         debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
         return await self.workers.run(run, exclusive=bool(debug))
 
-    async def store(self, method: str, *args: Any) -> Any:
+    async def store_call(self, method: str, *args: Any) -> Any:
         """A ServedStore method (upload, documents, delete, write_label, labels, delete_labels) on this replica's store."""
         if self.served_store is None or method not in STORE_METHODS:
             raise NotImplementedError(f"{method} (node {self.name} holds no document store)")
