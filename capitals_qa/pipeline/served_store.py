@@ -60,13 +60,13 @@ class ServedStore:
         if self.log is None:
             return
         self.catch_up()
-        warm = getattr(self.store, "warm", None)
-        if warm is not None:
-            warm()  # SparseBM25DocumentStore counts restored documents' words now, not on the first upload
         self._following = threading.Thread(target=self._poll, args=(interval_s,), name="write-log", daemon=True)
         self._following.start()
 
     def _poll(self, interval_s: float) -> None:
+        warm = getattr(self.store, "warm", None)
+        if warm is not None:
+            warm()  # SparseBM25DocumentStore: count restored documents' words now, not on the first upload
         while True:
             time.sleep(interval_s)
             try:

@@ -18,7 +18,8 @@ def serve_url(tmp_path_factory):
     os.environ["FEEDBACK_DB"] = str(state / "feedback.sqlite")
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    # A cluster of its own, even where another Ray runs on this machine (ray.init would join that one).
+    ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()

@@ -13,7 +13,7 @@ from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, node_parameters
-from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store, load_served_pipelines
 from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML
 
 QUUX = b"Zorblax is the capital of Quuxland. Quuxland lies beyond the Glimmer Sea and trades in violet salt."
@@ -63,6 +63,16 @@ def open_replica(qa_model, state_dir):
     store = ServedStore(pipelines, query.get_document_store(), "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
     store.follow(interval_s=0.2)
     return InProcess(query, store)
+
+
+def open_store_replica(state_dir):
+    """Another replica's store, without its reader (quicker to start): what documents and labels it serves."""
+    pipelines = YamlPipelines(DEFAULT_PIPELINE_YAML)
+    store = pipelines.component("DocumentStore")
+    fill_document_store(pipelines, store, str(DEFAULT_DOCUMENTS))
+    served = ServedStore(pipelines, store, "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
+    served.follow(interval_s=0.2)
+    return InProcess(None, served)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +158,8 @@ def test_bad_filters_get_400(client):
     assert client.post("/documents/delete_by_filters", json={"filters": "name"}).status_code == 422
 
 
-def test_a_replica_started_later_has_every_upload_and_sees_new_ones_within_2_s(client, qa_model, state_dir):
-    late = open_replica(qa_model, state_dir)
+def test_a_replica_started_later_has_every_upload_and_sees_new_ones_within_2_s(client, state_dir):
+    late = open_store_replica(state_dir)
     late_client = TestClient(create_api(lambda: Served(late, BodyLimits(4096, 65536))))
     assert names_of(late_client, {"name": ["quux.txt"]}) == ["quux.txt"]
     assert late_client.get("/health").json()["document_count"] == client.get("/health").json()["document_count"]
@@ -177,7 +187,7 @@ def feedback_on_rome(correct: bool, **changes) -> Dict[str, Any]:
     }
 
 
-def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, qa_model, state_dir):
+def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, state_dir):
     client.delete("/feedback")
     assert client.post("/feedback", json=feedback_on_rome(True, id="good")).status_code == 200
     assert client.post("/feedback", json=feedback_on_rome(False, id="bad")).status_code == 200
@@ -193,7 +203,7 @@ def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, qa_m
     answer = paragraph["qas"][0]["answers"][0]
     assert paragraph["context"][answer["answer_start"]:][:4] == "Rome" and paragraph["qas"][0]["id"] == "good"
     # A restarted replica (a new process opening the same file) has them all.
-    restarted = open_replica(qa_model, state_dir)
+    restarted = open_store_replica(state_dir)
     assert sorted(label.id for label in asyncio.run(restarted.labels())) == ["bad", "gold", "good"]
     client.delete("/feedback")
     assert [label["id"] for label in client.get("/feedback").json()] == ["gold"]
@@ -247,3 +257,22 @@ def test_responses_match_the_openapi_description(client):
                  "offsets_in_context": None, "document_ids": None, "meta": {}}
     answer_schema = spec["components"]["schemas"]["AnswerModel"]
     jsonschema.Draft202012Validator({**answer_schema, "components": spec["components"]}).validate(no_answer)
+
+
+def test_haystack_demo_ui_client_calls_work_unchanged(client):
+    """The requests Haystack 1.x's demo UI (ui/utils.py) makes for upload, query and feedback, as it makes them."""
+    import io
+
+    upload = client.post("/file-upload", files=[("files", ("demo.txt", io.BytesIO(b"Demoville is the capital of Demoland.")))])
+    assert upload.status_code == 200 and upload.json()["files"][0]["documents"] == 1
+    params = {"filters": {}, "Retriever": {"top_k": 5}, "Reader": {"top_k": 5}}
+    response = client.post("/query", json={"query": "What is the capital of Demoland?", "params": params})
+    assert response.status_code == 200 and "errors" not in response.json()
+    result = response.json()
+    answer = next(a for a in result["answers"] if a.get("answer"))
+    document = next(d for d in result["documents"] if d["id"] == answer["document_ids"][0])
+    feedback = {"query": "What is the capital of Demoland?", "document": document, "is_correct_answer": True,
+                "is_correct_document": True, "origin": "user-feedback", "answer": answer}
+    assert client.post("/feedback", json=feedback).status_code < 400
+    stored = [label for label in client.get("/feedback").json() if label["query"] == "What is the capital of Demoland?"]
+    assert stored and stored[0]["document"]["id"] == document["id"] and stored[0]["answer"]["answer"] == answer["answer"]
