@@ -233,3 +233,26 @@ def test_an_unknown_filter_operator_is_an_error_not_a_match_for_everything(store
     # Haystack's own parser skips operators it does not know, and the filter then matches every document.
     with pytest.raises(ValueError, match="filter"):
         store.query("capital", filters=filters, top_k=3)
+
+
+@pytest.mark.parametrize("method", ["okapi", "lucene"])
+def test_an_index_changed_by_writes_and_deletes_scores_as_one_built_at_once(method):
+    """Word counts are kept between rebuilds: after any sequence of writes, overwrites and deletes, every score is
+    that of a store given the remaining documents in one write."""
+    documents = facts()
+    changed = SparseBM25DocumentStore(progress_bar=False, bm25_method=method)
+    changed.write_documents(documents[:4])
+    changed.write_documents(documents[4:])
+    changed.delete_documents(filters={"region": ["Asia"]})
+    changed.delete_documents(ids=[documents[0].id])
+    # The same id with new text: its old words must not linger.
+    changed.write_documents([Document(content="Tiber and Danube both flow to the sea.", id=documents[1].id, meta={"name": "Rivers"})])
+    remaining = changed.get_all_documents()
+    at_once = SparseBM25DocumentStore(progress_bar=False, bm25_method=method)
+    at_once.write_documents(remaining)
+    for question in QUESTIONS + ["Tiber Danube sea", "Tokyo Japan yen"]:
+        got = {d.id: d.score for d in changed.query(question, top_k=20, scale_score=False)}
+        expected = {d.id: d.score for d in at_once.query(question, top_k=20, scale_score=False)}
+        assert got == pytest.approx(expected, rel=1e-5), question
+    assert "Rivers" in names(changed.query("Tiber Danube sea", top_k=1))
+    assert not any(name in ("Japan", "Nepal", "Italy") for name in names(changed.get_all_documents()))
