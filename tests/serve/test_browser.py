@@ -33,7 +33,7 @@ def ui_url(serve_url, qa_model, tmp_path_factory):
     from ray import serve
 
     from capitals_qa.serving.ingress import HaystackQA
-    from capitals_qa.settings import ServiceSettings
+    from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
 
     state = tmp_path_factory.mktemp("ui")
     corpus = state / "corpus.jsonl"
@@ -41,9 +41,12 @@ def ui_url(serve_url, qa_model, tmp_path_factory):
         ("Italy", "Rome is the capital of Italy. The Tiber flows through Rome."),
         ("Peru", "Lima is the capital of Peru. Lake Titicaca lies between Peru and Bolivia."),
     ]))
+    yaml_file = state / "pipeline.yml"
+    yaml_file.write_text(DEFAULT_PIPELINE_YAML.read_text().replace("top_k: 5", "top_k: 1"))
     settings = ServiceSettings().copy(update={
-        "documents": str(corpus), "write_log": str(state / "writes.sqlite"), "feedback_db": str(state / "feedback.sqlite"),
-        "node_overrides": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model), "RETRIEVER_PARAMS_TOP_K": "1"},
+        "pipeline": str(yaml_file), "documents": str(corpus),
+        "write_log": str(state / "writes.sqlite"), "feedback_db": str(state / "feedback.sqlite"),
+        "node_overrides": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)},
     })
     serve.run(HaystackQA.options(name="UiQA", ray_actor_options={"num_cpus": 1}).bind(settings), name="ui", route_prefix="/ui-app")
     url = f"{serve_url}/ui-app"
