@@ -22,6 +22,7 @@ from haystack.schema import Document, Label
 from capitals_qa.pipeline.feedback import labels_for
 from capitals_qa.pipeline.indexing import problem_with_text
 from capitals_qa.pipeline.nodes import WordWindowSplitter
+from capitals_qa.pipeline.sparse_bm25 import check_operators
 from capitals_qa.pipeline.store import run_parameters
 from capitals_qa.pipeline.write_log import LoggedWrite, WriteLog
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
@@ -145,6 +146,8 @@ class ServedStore:
     def documents(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
         self.catch_up()
         try:
+            if filters:
+                check_operators(filters)  # Haystack's parser skips unknown operators: the filter would match everything
             return self.store.get_all_documents(filters=filters or None, return_embedding=False)
         except (HaystackError, TypeError, AttributeError, ValueError) as error:  # what malformed filters raise
             raise ValueError(f"filters: {error}") from None

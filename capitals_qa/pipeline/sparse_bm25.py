@@ -354,16 +354,18 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             self._vocab[index] = dict(vocab)
             self._counts[index] = {}
 
-    def warm(self, index: Optional[str] = None) -> None:
+    def warm(self, index: Optional[str] = None, chunk: int = 500) -> None:
         """Count the words of documents restored by `load_state` now, so that the first write later is as quick as
-        any other (replicas call it in the background after start)."""
+        any other (replicas call it in the background after start). In chunks: writes wait for one chunk at most."""
         index = index or self.index
-        with self._write_lock:
-            vocab = self._vocab.setdefault(index, {})
-            counts = self._counts.setdefault(index, {})
-            for doc in list(self.indexes.get(index, {}).values()):
-                if doc.id not in counts and doc.content_type in ("text", "table"):
-                    counts[doc.id] = self._word_counts(doc, vocab)
+        pending = [doc for doc in list(self.indexes.get(index, {}).values()) if doc.content_type in ("text", "table")]
+        for start in range(0, len(pending), chunk):
+            with self._write_lock:
+                vocab = self._vocab.setdefault(index, {})
+                counts = self._counts.setdefault(index, {})
+                for doc in pending[start : start + chunk]:
+                    if doc.id not in counts and self.indexes[index].get(doc.id) is doc:
+                        counts[doc.id] = self._word_counts(doc, vocab)
 
     @classmethod
     def from_state(cls, state: Dict[str, Any], documents: List[Document], **params) -> "SparseBM25DocumentStore":

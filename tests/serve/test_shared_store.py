@@ -26,6 +26,7 @@ def two_replicas(request, serve_url, qa_model, tmp_path_factory):
     name = f"shared-{mode.replace('_', '-')}"
     state = tmp_path_factory.mktemp(name)
     app.update(name=name, route_prefix=f"/{name}")
+    app["args"]["documents"] = str(PROJECT_DIR / "data" / "countries.jsonl")  # 248 documents: replicas start quickly
     app["runtime_env"]["env_vars"].update(
         READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1",
         WRITE_LOG=str(state / "writes.sqlite"), FEEDBACK_DB=str(state / "feedback.sqlite"),

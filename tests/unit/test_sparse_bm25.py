@@ -256,3 +256,15 @@ def test_an_index_changed_by_writes_and_deletes_scores_as_one_built_at_once(meth
         assert got == pytest.approx(expected, rel=1e-5), question
     assert "Rivers" in names(changed.query("Tiber Danube sea", top_k=1))
     assert not any(name in ("Japan", "Nepal", "Italy") for name in names(changed.get_all_documents()))
+
+
+def test_a_store_restored_from_saved_state_takes_writes_as_one_built_at_once(store):
+    restored = SparseBM25DocumentStore.from_state(store.index_state(), store.get_all_documents(), progress_bar=False)
+    restored.warm()
+    extra = Document(content="Canberra is the capital of Australia, not Sydney.", meta={"name": "Australia"})
+    restored.write_documents([extra])
+    at_once = SparseBM25DocumentStore(progress_bar=False)
+    at_once.write_documents(facts() + [extra])
+    for question in QUESTIONS + ["capital of Australia"]:
+        got = {d.id: d.score for d in restored.query(question, top_k=20, scale_score=False)}
+        assert got == pytest.approx({d.id: d.score for d in at_once.query(question, top_k=20, scale_score=False)}, rel=1e-5)

@@ -14,8 +14,10 @@ from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, node_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store, load_served_pipelines
-from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
 
+# The 248 short country documents: quick to load (the default corpus has 20k passages).
+COUNTRIES = str(PROJECT_DIR / "data" / "countries.jsonl")
 QUUX = b"Zorblax is the capital of Quuxland. Quuxland lies beyond the Glimmer Sea and trades in violet salt."
 
 
@@ -59,7 +61,7 @@ class InProcess(Backend):
 
 def open_replica(qa_model, state_dir):
     overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
-    pipelines, query = load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", str(DEFAULT_DOCUMENTS), overrides)
+    pipelines, query = load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", COUNTRIES, overrides)
     store = ServedStore(pipelines, query.get_document_store(), "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
     store.follow(interval_s=0.2)
     return InProcess(query, store)
@@ -69,7 +71,7 @@ def open_store_replica(state_dir):
     """Another replica's store, without its reader (quicker to start): what documents and labels it serves."""
     pipelines = YamlPipelines(DEFAULT_PIPELINE_YAML)
     store = pipelines.component("DocumentStore")
-    fill_document_store(pipelines, store, str(DEFAULT_DOCUMENTS))
+    fill_document_store(pipelines, store, COUNTRIES)
     served = ServedStore(pipelines, store, "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
     served.follow(interval_s=0.2)
     return InProcess(None, served)
