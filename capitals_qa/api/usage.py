@@ -6,6 +6,9 @@ import psutil
 
 # One Process object for the process's life: cpu_percent() measures since its previous call on the same object.
 _PROCESS = psutil.Process()
+# Whether NVIDIA's library could start; tried once, since /health answers frequent checks and a machine without
+# a driver does not grow one while the replica runs.
+_NVML = {"usable": None}
 
 
 def cpu_used() -> float:
@@ -20,11 +23,15 @@ def memory_used() -> float:
 
 def gpus() -> List[Dict[str, Any]]:
     """Per GPU: index, kernel use (%), total memory and this process's use of it (MB). [] without NVIDIA's library."""
+    if _NVML["usable"] is False:
+        return []
     try:
         import pynvml
 
         pynvml.nvmlInit()
+        _NVML["usable"] = True
     except Exception:  # no pynvml, no driver, no GPU
+        _NVML["usable"] = False
         return []
     found = []
     try:

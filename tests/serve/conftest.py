@@ -1,9 +1,20 @@
 """Live fixtures: a real Ray Serve instance serving the default pipeline with the local model."""
 import os
+from pathlib import Path
 
 import pytest
 
 from helpers import free_port, wait_until_ready
+
+
+# This session's Ray folder: /tmp/ray/session_latest names the latest on the machine, maybe another process's.
+RAY_SESSION = {}
+
+
+@pytest.fixture(scope="session")
+def serve_logs(serve_url) -> Path:
+    """The folder of this session's Serve logs (controller, proxy, replicas)."""
+    return RAY_SESSION["dir"] / "logs" / "serve"
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +30,8 @@ def serve_url(tmp_path_factory):
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
     # A cluster of its own, even where another Ray runs on this machine (ray.init would join that one).
-    ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
+    context = ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
+    RAY_SESSION["dir"] = Path(context.address_info["session_dir"])
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()

@@ -183,11 +183,11 @@ def test_openapi_describes_the_endpoints(qa_url):
     assert requests.get(f"{qa_url}/docs", timeout=10).status_code == 200
 
 
-def test_the_request_id_from_serves_proxy_reaches_our_question_log(qa_url):
+def test_the_request_id_from_serves_proxy_reaches_our_question_log(qa_url, serve_logs):
     request_id = f"test-{uuid.uuid4().hex}"
     response = requests.post(qa_url, data=ITALY, headers={"x-request-id": request_id}, timeout=60)
     assert response.status_code == 200 and response.headers["x-request-id"] == request_id
-    logs = Path("/tmp/ray/session_latest/logs/serve")
+    logs = serve_logs
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # replica logs are flushed shortly after the answer
         if any(f"question request_id={request_id}" in log.read_text(errors="replace") for log in logs.glob("replica_*.log")):
