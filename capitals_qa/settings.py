@@ -12,6 +12,8 @@ from typing import Any, Dict, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, BaseSettings, Extra, Field, validator
 
+from capitals_qa.api.backend import DEFAULT_MAX_TOP_K
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
 # 20,251 passages of 200 words from 456 Wikipedia articles on countries and capitals (data/countries-and-capitals.SOURCE.md).
@@ -70,6 +72,8 @@ class ServiceSettings(BaseSettings):
     max_question_bytes: int = Field(4 * 1024, env="MAX_QUESTION_BYTES")
     # /query bodies also carry params such as filters, so they get more room.
     max_query_bytes: int = Field(64 * 1024, env="MAX_QUERY_BYTES")
+    # The largest `top_k` a request may give any node: a question's cost grows with it (100,000 took 12 s of CPU).
+    max_top_k: int = Field(DEFAULT_MAX_TOP_K, env="MAX_TOP_K")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -101,7 +105,7 @@ class ServiceSettings(BaseSettings):
             return str(given.resolve())
         return str((PROJECT_DIR / given).resolve())
 
-    @validator("max_question_bytes", "max_query_bytes", "max_batch_size", pre=True)
+    @validator("max_question_bytes", "max_query_bytes", "max_top_k", "max_batch_size", pre=True)
     def _positive(cls, value: Any, field) -> int:
         return _positive_int(field.name, value)
 

@@ -12,10 +12,17 @@ class ParamsRules:
     ignored: Mapping[str, str] = field(default_factory=dict)
 
 
+# The most results a request may ask of a node (`top_k`): the Reader reads every passage retrieved.
+DEFAULT_MAX_TOP_K = 200
+
+
 @dataclass(frozen=True)
 class BodyLimits:
+    """What one request may cost: body sizes, and `top_k` of any node."""
+
     max_question_bytes: int
     max_query_bytes: int
+    max_top_k: int = DEFAULT_MAX_TOP_K
 
 
 class Backend(ABC):

@@ -33,4 +33,4 @@ class HaystackQA:
             backend = NodeChain(settings, root, nodes)
         else:
             backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
-        self.served = Served(backend, BodyLimits(settings.max_question_bytes, settings.max_query_bytes))
+        self.served = Served(backend, BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_top_k))

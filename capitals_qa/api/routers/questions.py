@@ -59,7 +59,7 @@ async def ask(request: Request, service: Served = Depends(served)) -> PlainTextR
 async def query(request: Request, service: Served = Depends(served)) -> Dict[str, Any]:
     body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
     query_request = parse_query_request(body)
-    check_params(query_request.params, await service.backend.params_rules())
+    check_params(query_request.params, await service.backend.params_rules(), service.limits.max_top_k)
     debug = bool(query_request.debug)
     result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
     return query_response(result, debug)
