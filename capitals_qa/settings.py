@@ -8,9 +8,9 @@ pipeline with PIPELINE_YAML). A bad value stops the app before anything is deplo
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Literal, Mapping, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, BaseSettings, Extra, Field, validator
+from pydantic import BaseModel, BaseSettings, Extra, Field, SecretStr, validator
 
 from capitals_qa.api.backend import DEFAULT_MAX_TOP_K
 
@@ -22,6 +22,8 @@ DEFAULT_STORE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".c
 
 # Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
 NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
+# What a browser sends as Origin: scheme, host and an optional port, nothing after.
+CORS_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 # "auto": batch on GPU replicas only (measured slower per question on CPU, see bench/results).
 BatchingMode = Union[Literal["auto"], bool]
@@ -74,6 +76,11 @@ class ServiceSettings(BaseSettings):
     max_query_bytes: int = Field(64 * 1024, env="MAX_QUERY_BYTES")
     # The largest `top_k` a request may give any node: a question's cost grows with it (100,000 took 12 s of CPU).
     max_top_k: int = Field(DEFAULT_MAX_TOP_K, env="MAX_TOP_K")
+    # When set, every route but /health and /initialized needs it (Authorization: Bearer, or X-API-Key).
+    # A SecretStr: printed as '**********' wherever the settings are logged.
+    api_key: Optional[SecretStr] = Field(None, env="API_KEY")
+    # Browser origins allowed to call the API, comma-separated (`https://app.example.com`, or `*`); empty: CORS off.
+    cors_origins: str = Field("", env="CORS_ORIGINS")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -109,13 +116,42 @@ class ServiceSettings(BaseSettings):
     def _positive(cls, value: Any, field) -> int:
         return _positive_int(field.name, value)
 
+    @validator("api_key")
+    def _usable_key(cls, key: Optional[SecretStr]) -> Optional[SecretStr]:
+        value = key.get_secret_value() if key is not None else ""
+        if not value:
+            return None
+        # It travels in an HTTP header; a short key is guessed.
+        if len(value) < 16 or not all(33 <= ord(char) < 127 for char in value):
+            raise ValueError("must be at least 16 printable ASCII characters, without spaces")
+        return key
+
+    @validator("cors_origins")
+    def _origins(cls, origins: str) -> str:
+        for origin in _split(origins):
+            if origin != "*" and not CORS_ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com or http://localhost:3000, or *")
+        return origins
+
     @validator("node_overrides", always=True)
     def _captured(cls, given: Dict[str, str]) -> Dict[str, str]:
         return given or node_overrides(os.environ)
 
     @property
+    def api_key_value(self) -> Optional[str]:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    @property
+    def cors_origin_list(self) -> List[str]:
+        return _split(self.cors_origins)
+
+    @property
     def reader_batching(self) -> ReaderBatching:
         return ReaderBatching(batching=self.batching, max_batch_size=self.max_batch_size, batch_wait_timeout_s=self.batch_wait_timeout_s)
+
+
+def _split(values: str) -> List[str]:
+    return [value.strip() for value in values.split(",") if value.strip()]
 
 
 def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:

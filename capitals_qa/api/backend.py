@@ -3,6 +3,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Set
 
+from capitals_qa.api.access import Access
+
 
 @dataclass(frozen=True)
 class ParamsRules:
@@ -41,10 +43,11 @@ class Backend(ABC):
 
 @dataclass(frozen=True)
 class Served:
-    """What the routes serve: a backend and the body limits."""
+    """What the routes serve: a backend, the body limits, and who may call (API key, CORS)."""
 
     backend: Backend
     limits: BodyLimits
+    access: Access = Access()
 
 
 # The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress.py), a test its own.

@@ -6,6 +6,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.app import create_api
+from capitals_qa.api.access import Access
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving.backends import LocalPipeline, NodeChain
 from capitals_qa.serving.defaults import MODEL_REPLICA, QUEUES, assigned_cpus
@@ -33,4 +34,5 @@ class HaystackQA:
             backend = NodeChain(settings, root, nodes)
         else:
             backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
-        self.served = Served(backend, BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_top_k))
+        limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_top_k)
+        self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)))

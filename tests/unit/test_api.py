@@ -155,10 +155,12 @@ def test_an_unexpected_failure_is_a_json_500_quoting_the_request_id():
 
 
 def test_the_backend_is_asked_for_at_each_request():
-    backends = iter([FakeBackend(answers=[]), FakeBackend()])
+    current = [FakeBackend(answers=[])]
     limits = BodyLimits(100, 100)
-    client = TestClient(create_api(lambda: Served(next(backends), limits)))
-    assert [client.post("/", content=b"q").text for _ in range(2)] == ["", "Rome"]
+    client = TestClient(create_api(lambda: Served(current[0], limits)))
+    assert client.post("/", content=b"q").text == ""
+    current[0] = FakeBackend()
+    assert client.post("/", content=b"q").text == "Rome"
 
 
 def test_openapi_describes_routes_bodies_and_error_shape(client):
