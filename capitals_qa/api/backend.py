@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Set
 
 from capitals_qa.api.access import Access
+from capitals_qa.api.metrics import QAMetrics
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,12 @@ class Backend(ABC):
 
 @dataclass(frozen=True)
 class Served:
-    """What the routes serve: a backend, the body limits, and who may call (API key, CORS)."""
+    """What the routes serve: a backend, the body limits, who may call (API key, CORS), and where to meter."""
 
     backend: Backend
     limits: BodyLimits
     access: Access = Access()
+    metrics: QAMetrics = QAMetrics()
 
 
 # The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress.py), a test its own.

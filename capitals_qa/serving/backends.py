@@ -1,12 +1,15 @@
 """The two backends the ingress can hold: the whole pipeline in the replica, or a chain of node deployments."""
 import asyncio
 import functools
+import time
 from typing import Any, Dict, List, Optional
 
 from haystack import Pipeline
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
+from capitals_qa.api.metrics import QAMetrics
+from capitals_qa.pipeline.haystack_internals import time_nodes
 from capitals_qa.pipeline.chain import run_chain
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
 from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
@@ -24,10 +27,11 @@ def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
 class LocalPipeline(Backend):
     """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
 
-    def __init__(self, settings: ServiceSettings, workers: TorchWorkers):
+    def __init__(self, settings: ServiceSettings, workers: TorchWorkers, metrics: QAMetrics = QAMetrics()):
         self.settings = settings
         self.workers = workers
         self.pipeline = load_served_pipeline(settings)
+        time_nodes(self.pipeline, metrics.node_latency)
         self.store = self.pipeline.get_document_store()
         make_thread_safe(self.store)
         self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(self.store))
@@ -53,8 +57,9 @@ class LocalPipeline(Backend):
 class NodeChain(Backend):
     """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py)."""
 
-    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle]):
+    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle], metrics: QAMetrics = QAMetrics()):
         self.settings = settings
+        self.metrics = metrics
         self.root = root
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
@@ -64,7 +69,12 @@ class NodeChain(Backend):
         return await run_chain(self.root, self.chain, self._call_node, query, params, debug)
 
     async def _call_node(self, name: str, node_input: Dict[str, Any]):
-        return await self.nodes[name].run.remote(node_input)
+        started = time.perf_counter()
+        try:
+            return await self.nodes[name].run.remote(node_input)
+        finally:
+            # The node's time as the ingress sees it: its queue and the hop to its replica included.
+            self.metrics.node_latency(name, time.perf_counter() - started)
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:

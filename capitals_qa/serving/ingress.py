@@ -10,6 +10,7 @@ from capitals_qa.api.access import Access
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving.backends import LocalPipeline, NodeChain
 from capitals_qa.serving.defaults import MODEL_REPLICA, QUEUES, assigned_cpus
+from capitals_qa.serving.metrics import RayQAMetrics
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -30,9 +31,10 @@ class HaystackQA:
     """single mode: holds the whole pipeline. per_node mode (`nodes` given): walks the node deployments."""
 
     def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query"):
+        metrics = RayQAMetrics()
         if nodes:
-            backend = NodeChain(settings, root, nodes)
+            backend = NodeChain(settings, root, nodes, metrics)
         else:
-            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
+            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()), metrics)
         limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_top_k)
-        self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)))
+        self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)), metrics)
