@@ -10,7 +10,6 @@ from capitals_qa.api.metrics import OUTCOMES, QAMetrics
 PREFIX = "capitals_qa_"
 # Seconds: a BM25 retrieval takes milliseconds, a reader on CPU up to tens of seconds.
 LATENCY_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
-COUNT_BOUNDARIES = [0, 1, 2, 3, 5, 10, 20, 50, 100, 200]
 
 
 class RayQAMetrics(QAMetrics):
@@ -24,12 +23,9 @@ class RayQAMetrics(QAMetrics):
             PREFIX + "node_latency_seconds", description="Time one pipeline node took for one question.",
             boundaries=LATENCY_BOUNDARIES, tag_keys=("node",),
         )
-        self.documents = Histogram(
-            PREFIX + "documents_retrieved", description="Documents a question's pipeline returned.", boundaries=COUNT_BOUNDARIES
-        )
-        self.answers = Histogram(
-            PREFIX + "answers_returned", description="Answers a question got.", boundaries=COUNT_BOUNDARIES
-        )
+        # Totals: per question, divide by the questions counter's answered + no_answer.
+        self.documents = Counter(PREFIX + "documents_retrieved", description="Documents the pipeline returned, summed over questions.")
+        self.answers = Counter(PREFIX + "answers_returned", description="Answers returned (no-answers included), summed over questions.")
 
     def question(self, outcome: str) -> None:
         self.questions.inc(tags={"outcome": outcome})
@@ -38,7 +34,9 @@ class RayQAMetrics(QAMetrics):
         self.node_seconds.observe(seconds, tags={"node": node})
 
     def retrieved(self, documents: int) -> None:
-        self.documents.observe(documents)
+        if documents > 0:  # Ray's counters take positive increments only
+            self.documents.inc(documents)
 
     def answered(self, answers: int) -> None:
-        self.answers.observe(answers)
+        if answers > 0:
+            self.answers.inc(answers)

@@ -6,6 +6,15 @@ import pytest
 from helpers import free_port, wait_until_ready
 
 
+METRICS_PORT = free_port()
+
+
+@pytest.fixture(scope="session")
+def metrics_url(serve_url):
+    """Where Ray exports its metrics and ours, in Prometheus' text format (what Prometheus scrapes)."""
+    return f"http://127.0.0.1:{METRICS_PORT}/metrics"
+
+
 @pytest.fixture(scope="session")
 def serve_url():
     """Ray Serve started in this process, with its HTTP proxy on a port of its own."""
@@ -14,7 +23,7 @@ def serve_url():
 
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, _metrics_export_port=METRICS_PORT)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
