@@ -63,3 +63,17 @@ def test_request_errors_count_by_their_status(status, outcome):
     response = client_for(FakeBackend(error=RequestError(status, "no")), metrics).post("/query", json={"query": "Who?"})
     assert response.status_code == status
     assert metrics.outcomes == {outcome: 1}
+
+
+def test_the_grafana_dashboard_queries_the_metrics_we_export():
+    import json
+    import re
+
+    from capitals_qa.settings import PROJECT_DIR
+
+    dashboard = json.loads((PROJECT_DIR / "deploy" / "grafana" / "capitals_qa_dashboard.json").read_text())
+    exprs = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    used = set(re.findall(r"ray_capitals_qa_\w+", exprs))
+    exported = {"ray_capitals_qa_questions_total", "ray_capitals_qa_node_latency_seconds_bucket",
+                "ray_capitals_qa_documents_retrieved_total", "ray_capitals_qa_answers_returned_total"}
+    assert used == exported
