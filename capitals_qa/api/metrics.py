@@ -1,4 +1,5 @@
 """What the API meters, without depending on how: the serving layer hands in an implementation (Ray's metrics)."""
+import asyncio
 from contextlib import contextmanager
 from typing import Iterator, List
 
@@ -31,12 +32,16 @@ def outcome_of_status(status: int) -> str:
 @contextmanager
 def question_outcome(metrics: QAMetrics) -> Iterator[List[str]]:
     """Counts one question by how it ended: the route puts answered/no_answer in the yielded list; an error
-    counts by its status (a RequestError's), anything else as failed."""
+    counts by its status (a RequestError's); a cancelled request (Serve's request_timeout_s, or the client gone)
+    as timed_out; anything else as failed."""
     outcome: List[str] = []
     try:
         yield outcome
     except RequestError as error:
         outcome[:] = [outcome_of_status(error.status)]
+        raise
+    except asyncio.CancelledError:
+        outcome[:] = ["timed_out"]
         raise
     except Exception:
         outcome[:] = ["failed"]

@@ -77,3 +77,15 @@ def test_the_grafana_dashboard_queries_the_metrics_we_export():
     exported = {"ray_capitals_qa_questions_total", "ray_capitals_qa_node_latency_seconds_bucket",
                 "ray_capitals_qa_documents_retrieved_total", "ray_capitals_qa_answers_returned_total"}
     assert used == exported
+
+
+def test_a_cancelled_question_counts_as_timed_out():
+    import asyncio
+
+    from capitals_qa.api.metrics import question_outcome
+
+    metrics = RecordingMetrics()
+    with pytest.raises(asyncio.CancelledError):
+        with question_outcome(metrics):
+            raise asyncio.CancelledError()
+    assert metrics.outcomes == {"timed_out": 1}
