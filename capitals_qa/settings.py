@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, BaseSettings, Extra, Field, validator
+from pydantic import BaseModel, BaseSettings, Extra, Field, SecretStr, validator
+
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
@@ -20,8 +21,13 @@ DEFAULT_STORE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".c
 # What the service writes: the shared write log and feedback labels of in-memory stores.
 STATE_DIR = PROJECT_DIR / "var"
 
+# The most results a request may ask of a node (`top_k`): the Reader reads every passage retrieved.
+DEFAULT_MAX_TOP_K = 200
+
 # Haystack's `<NODE>_PARAMS_<PARAM>` variables override a component's YAML parameters.
 NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
+# What a browser sends as Origin: scheme, host and an optional port, nothing after.
+CORS_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 # "auto": batch on GPU replicas only (measured slower per question on CPU, see bench/results).
 BatchingMode = Union[Literal["auto"], bool]
@@ -80,6 +86,13 @@ class ServiceSettings(BaseSettings):
     # are taken from the current directory; empty: writes stay in the replica that took them, labels in memory.
     write_log: Optional[str] = Field(str(STATE_DIR / "writes.sqlite"), env="WRITE_LOG")
     feedback_db: Optional[str] = Field(str(STATE_DIR / "feedback.sqlite"), env="FEEDBACK_DB")
+    # The largest `top_k` a request may give any node: a question's cost grows with it (100,000 took 12 s of CPU).
+    max_top_k: int = Field(DEFAULT_MAX_TOP_K, env="MAX_TOP_K")
+    # When set, every route but /health and /initialized needs it (Authorization: Bearer, or X-API-Key).
+    # A SecretStr: printed as '**********' wherever the settings are logged.
+    api_key: Optional[SecretStr] = Field(None, env="API_KEY")
+    # Browser origins allowed to call the API, comma-separated (`https://app.example.com`, or `*`); empty: CORS off.
+    cors_origins: str = Field("", env="CORS_ORIGINS")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -116,17 +129,46 @@ class ServiceSettings(BaseSettings):
         # Files the service creates: relative to where the app is built, as replicas may run elsewhere.
         return str(Path(path).expanduser().resolve()) if path else None
 
-    @validator("max_question_bytes", "max_query_bytes", "max_upload_bytes", "max_batch_size", pre=True)
+    @validator("max_question_bytes", "max_query_bytes", "max_upload_bytes", "max_top_k", "max_batch_size", pre=True)
     def _positive(cls, value: Any, field) -> int:
         return _positive_int(field.name, value)
+
+    @validator("api_key")
+    def _usable_key(cls, key: Optional[SecretStr]) -> Optional[SecretStr]:
+        value = key.get_secret_value() if key is not None else ""
+        if not value:
+            return None
+        # It travels in an HTTP header; a short key is guessed.
+        if len(value) < 16 or not all(33 <= ord(char) < 127 for char in value):
+            raise ValueError("must be at least 16 printable ASCII characters, without spaces")
+        return key
+
+    @validator("cors_origins")
+    def _origins(cls, origins: str) -> str:
+        for origin in _split(origins):
+            if origin != "*" and not CORS_ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com or http://localhost:3000, or *")
+        return origins
 
     @validator("node_overrides", always=True)
     def _captured(cls, given: Dict[str, str]) -> Dict[str, str]:
         return given or node_overrides(os.environ)
 
     @property
+    def api_key_value(self) -> Optional[str]:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    @property
+    def cors_origin_list(self) -> List[str]:
+        return _split(self.cors_origins)
+
+    @property
     def reader_batching(self) -> ReaderBatching:
         return ReaderBatching(batching=self.batching, max_batch_size=self.max_batch_size, batch_wait_timeout_s=self.batch_wait_timeout_s)
+
+
+def _split(values: str) -> List[str]:
+    return [value.strip() for value in values.split(",") if value.strip()]
 
 
 def node_overrides(environ: Mapping[str, str]) -> Dict[str, str]:

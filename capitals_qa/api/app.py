@@ -6,6 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from capitals_qa.api.access import AccessControl
 from capitals_qa.api.backend import ServedProvider
 from capitals_qa.api.body import RequestError, validation_messages
 from capitals_qa.api.routers import documents, feedback, file_upload, pages, questions, status
@@ -30,6 +31,7 @@ def create_api(served: ServedProvider) -> FastAPI:
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(Exception, _internal_error)
+    api.add_middleware(AccessControl, access=lambda: served().access)
     return api
 
 

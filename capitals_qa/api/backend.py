@@ -5,6 +5,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from haystack.schema import Document, Label
 
+from capitals_qa.api.access import Access
+from capitals_qa.api.metrics import QAMetrics
+from capitals_qa.settings import DEFAULT_MAX_TOP_K
+
 
 @dataclass(frozen=True)
 class ParamsRules:
@@ -16,9 +20,12 @@ class ParamsRules:
 
 @dataclass(frozen=True)
 class BodyLimits:
+    """What one request may cost: body sizes, and `top_k` of any node."""
+
     max_question_bytes: int
     max_query_bytes: int
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_top_k: int = DEFAULT_MAX_TOP_K
 
 
 class Backend(ABC):
@@ -58,10 +65,12 @@ class Backend(ABC):
 
 @dataclass(frozen=True)
 class Served:
-    """What the routes serve: a backend and the body limits."""
+    """What the routes serve: a backend, the body limits, who may call (API key, CORS), and where to meter."""
 
     backend: Backend
     limits: BodyLimits
+    access: Access = Access()
+    metrics: QAMetrics = QAMetrics()
 
 
 # The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress.py), a test its own.

@@ -3,11 +3,22 @@
 Every problem becomes a `RequestError` with the HTTP status and the messages the client gets back.
 """
 import json
+import re
 from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
 
 from pydantic import ValidationError
 
 from capitals_qa.api.schemas import QueryRequest
+
+# A /query body is a flat object whose `params` and `filters` nest a few levels; deeper nesting is refused before
+# it is parsed, as Python's parser, pydantic and Haystack's filters all recurse per level (1,000 levels: RecursionError).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+# Letters, digits or underscore in any script: a question without one (only punctuation or control characters)
+# tokenizes to nothing, on which the Reader fails.
+_WORD = re.compile(r"\w")
+
 
 class RequestError(Exception):
     def __init__(self, status: int, *messages: str):
@@ -41,13 +52,19 @@ def parse_question(body: bytes) -> str:
     question = decode_utf8(body).strip()
     if not question:
         raise RequestError(400, "the question is empty: send it as the request body")
+    if not _WORD.search(question):
+        raise RequestError(400, "the question holds no letters or digits")
     return question
 
 
 def parse_query_request(body: bytes) -> QueryRequest:
     """A Haystack REST `/query` body: {"query": str, "params": {...}, "debug": bool}."""
+    text = decode_utf8(body)
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise RequestError(400, f"request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
     try:
-        data = json.loads(decode_utf8(body))
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise RequestError(400, f"request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
@@ -58,7 +75,18 @@ def parse_query_request(body: bytes) -> QueryRequest:
         raise RequestError(422, *validation_messages(error.errors())) from None
     if not request.query.strip():
         raise RequestError(400, "query: the question is empty")
+    if not _WORD.search(request.query):
+        raise RequestError(400, "query: the question holds no letters or digits")
     return request
+
+
+def json_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count), without parsing it."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def validation_messages(errors: Iterable[Dict[str, Any]]) -> List[str]:

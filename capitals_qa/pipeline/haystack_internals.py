@@ -7,6 +7,7 @@ pyproject.toml by tests/unit/test_haystack_internals.py: a Haystack upgrade that
 """
 import functools
 import threading
+import time
 from typing import Any, Callable, Dict, Tuple
 
 import haystack.document_stores.memory as memory_store_module
@@ -77,3 +78,22 @@ def route_model_calls(reader: FARMReader, call: Callable[..., list]) -> Callable
     original = reader.inferencer.inference_from_objects
     reader.inferencer.inference_from_objects = call
     return original
+
+
+def time_nodes(pipeline: Pipeline, record: Callable[[str, float], None]) -> None:
+    """Call `record(node, seconds)` after each node a run of `pipeline` runs (the root excepted), debug or not.
+
+    Pipeline.run runs every node through `Pipeline._run_node(node_id, node_input)`; Haystack's own timing
+    (`exec_time_ms`) exists only in debug output.
+    """
+    run_node_of_pipeline = pipeline._run_node
+
+    def timed(node_id: str, node_input: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+        started = time.perf_counter()
+        try:
+            return run_node_of_pipeline(node_id, node_input)
+        finally:
+            if node_id != pipeline.root_node:
+                record(node_id, time.perf_counter() - started)
+
+    pipeline._run_node = timed

@@ -96,6 +96,10 @@ class YamlPipelines:
         names = [node["name"] for node in self.nodes("indexing")]
         return [self._definitions[name] for name in names if not issubclass(self.component_class(name), BaseDocumentStore)]
 
+    def definition(self, name: str) -> dict:
+        """A component's YAML definition ({"type", "params"}), overrides applied."""
+        return self._definitions[name]
+
     def component_class(self, name: str) -> type:
         """A component's class, without creating it."""
         return component_class(self._definitions[name]["type"])

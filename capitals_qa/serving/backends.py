@@ -2,6 +2,7 @@
 import asyncio
 import functools
 import os
+import time
 from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -11,6 +12,8 @@ from haystack.schema import Document, Label
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
+from capitals_qa.api.metrics import QAMetrics
+from capitals_qa.pipeline.haystack_internals import time_nodes
 from capitals_qa.pipeline.chain import run_chain
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
@@ -64,12 +67,13 @@ class StoreMethods(Backend):
 class LocalPipeline(StoreMethods):
     """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
 
-    def __init__(self, settings: ServiceSettings, workers: TorchWorkers):
+    def __init__(self, settings: ServiceSettings, workers: TorchWorkers, metrics: QAMetrics = QAMetrics()):
         self.settings = settings
         self.workers = workers
         pipelines, self.pipeline = load_served_pipelines(
             settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
         )
+        time_nodes(self.pipeline, metrics.node_latency)
         self.store = self.pipeline.get_document_store()
         make_thread_safe(self.store)
         self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(self.store))
@@ -103,8 +107,10 @@ class NodeChain(StoreMethods):
     """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py); uploads,
     documents and feedback go to the node that holds the store (the Retriever)."""
 
-    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle], store_node: Optional[str] = None):
+    def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle], store_node: Optional[str] = None,
+                 metrics: QAMetrics = QAMetrics()):
         self.settings = settings
+        self.metrics = metrics
         self.root = root
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
@@ -120,7 +126,12 @@ class NodeChain(StoreMethods):
         return await run_chain(self.root, self.chain, self._call_node, query, params, debug)
 
     async def _call_node(self, name: str, node_input: Dict[str, Any]):
-        return await self.nodes[name].run.remote(node_input)
+        started = time.perf_counter()
+        try:
+            return await self.nodes[name].run.remote(node_input)
+        finally:
+            # The node's time as the ingress sees it: its queue and the hop to its replica included.
+            self.metrics.node_latency(name, time.perf_counter() - started)
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:

@@ -4,6 +4,7 @@ from typing import Any, Dict
 from ray.serve import Application
 
 from capitals_qa.pipeline.chain import node_chain
+from capitals_qa.pipeline.preflight import check_loadable
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.serving.defaults import LIGHT_REPLICA, MODEL_REPLICA
 from capitals_qa.serving.ingress import HaystackQA
@@ -15,8 +16,10 @@ def build_app(settings: ServiceSettings) -> Application:
     """`serve run capitals:app pipeline=... documents=... mode=...`, or `args:` in a serve config file.
 
     Serve validates the arguments against the annotation (ServiceSettings) before calling this; a set
-    environment variable wins over its argument.
+    environment variable wins over its argument. A pipeline that cannot load (YAML, model, Elasticsearch)
+    stops here, before anything is deployed: `serve run` exits non-zero, its last line saying why.
     """
+    check_loadable(YamlPipelines(settings.pipeline, settings.node_overrides), settings.pipeline_name)
     if settings.mode == "per_node":
         return build_per_node_app(settings)
     return HaystackQA.bind(settings)

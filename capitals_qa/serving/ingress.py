@@ -6,9 +6,11 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.app import create_api
+from capitals_qa.api.access import Access
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving.backends import LocalPipeline, NodeChain
 from capitals_qa.serving.defaults import MODEL_REPLICA, QUEUES, assigned_cpus
+from capitals_qa.serving.metrics import RayQAMetrics
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -30,9 +32,10 @@ class HaystackQA:
 
     def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query",
                  store_node: Optional[str] = None):
+        metrics = RayQAMetrics()
         if nodes:
-            backend = NodeChain(settings, root, nodes, store_node)
+            backend = NodeChain(settings, root, nodes, store_node, metrics)
         else:
-            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()))
-        limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes)
-        self.served = Served(backend, limits)
+            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus()), metrics)
+        limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)
+        self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)), metrics)

@@ -9,6 +9,13 @@ from helpers import free_port, wait_until_ready
 
 # This session's Ray folder: /tmp/ray/session_latest names the latest on the machine, maybe another process's.
 RAY_SESSION = {}
+METRICS_PORT = free_port()
+
+
+@pytest.fixture(scope="session")
+def metrics_url(serve_url):
+    """Where Ray exports its metrics and ours, in Prometheus' text format (what Prometheus scrapes)."""
+    return f"http://127.0.0.1:{METRICS_PORT}/metrics"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +37,8 @@ def serve_url(tmp_path_factory):
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
     # A cluster of its own, even where another Ray runs on this machine (ray.init would join that one).
-    context = ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
+    context = ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False,
+                       _metrics_export_port=METRICS_PORT)
     RAY_SESSION["dir"] = Path(context.address_info["session_dir"])
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"

@@ -108,3 +108,16 @@ def test_batched_answers_equal_unbatched_and_batching_changes_without_restart(qa
     deploy(per_node_config, qa_model, user_config={"batching": False})
     status = requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]
     assert status["batching"] is False and status["pid"] == reader_pid
+
+
+def test_per_node_mode_meters_each_node_call(per_node_url, metrics_url):
+    from test_metrics import wait_for
+
+    for _ in range(2):
+        assert requests.post(per_node_url, data="What is the capital of Italy?", timeout=60).status_code == 200
+
+    def both_nodes(found):
+        return found.get('node="Retriever"', 0) >= 2 and found.get('node="Reader"', 0) >= 2
+
+    nodes = wait_for(metrics_url, "ray_capitals_qa_node_latency_seconds_count", both_nodes, application="per-node")
+    assert both_nodes(nodes), nodes

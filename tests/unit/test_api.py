@@ -34,7 +34,7 @@ class FakeBackend(Backend):
         return result
 
     async def params_rules(self) -> ParamsRules:
-        return ParamsRules({"Retriever": {"query", "filters", "top_k"}, "Reader": {"query", "documents", "top_k"}},
+        return ParamsRules({"Retriever": {"query", "filters", "top_k", "index"}, "Reader": {"query", "documents", "top_k"}},
                            {"filters": "this store ignores filters"})
 
     async def describe(self) -> Dict[str, Any]:
@@ -114,6 +114,11 @@ def test_health_and_haystack_status_endpoints(client):
         ("POST", "/query", b'{"query": "x", "params": {"Reader": {"top_k": 0}}}', 400, "params.Reader.top_k must be a whole number"),
         ("POST", "/query", b'{"query": "x", "params": {"filters": {"name": "Italy"}}}', 400, "this store ignores filters"),
         ("POST", "/query", json.dumps({"query": "x" * 500}).encode(), 413, "limit of 400 bytes"),
+        ("POST", "/", b"\xc2\x83", 400, "no letters or digits"),
+        ("POST", "/query", b'{"query": "\xc2\x83?"}', 400, "no letters or digits"),
+        ("POST", "/query", b'{"query": "x", "params": ' + b"[" * 150 + b"]" * 150 + b"}", 400, "nests 151 levels deep"),
+        ("POST", "/query", b'{"query": "x", "params": {"Retriever": {"index": "../../etc"}}}', 400, "cannot be set by a request"),
+        ("POST", "/query", b'{"query": "x", "params": {"Retriever": {"top_k": 100000}}}', 400, "must be at most 200"),
         ("GET", "/nowhere", None, 404, "Not Found"),
         ("GET", "/query", None, 405, "Method Not Allowed"),
         ("PUT", "/", None, 405, "Method Not Allowed"),
@@ -150,10 +155,12 @@ def test_an_unexpected_failure_is_a_json_500_quoting_the_request_id():
 
 
 def test_the_backend_is_asked_for_at_each_request():
-    backends = iter([FakeBackend(answers=[]), FakeBackend()])
+    current = [FakeBackend(answers=[])]
     limits = BodyLimits(100, 100)
-    client = TestClient(create_api(lambda: Served(next(backends), limits)))
-    assert [client.post("/", content=b"q").text for _ in range(2)] == ["", "Rome"]
+    client = TestClient(create_api(lambda: Served(current[0], limits)))
+    assert client.post("/", content=b"q").text == ""
+    current[0] = FakeBackend()
+    assert client.post("/", content=b"q").text == "Rome"
 
 
 def test_openapi_describes_routes_bodies_and_error_shape(client):

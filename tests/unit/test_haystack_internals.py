@@ -91,3 +91,15 @@ def test_pipeline_component_loader_is_still_where_we_call_it():
     assert callable(Pipeline._load_or_get_component)
     with pytest.raises(Exception):
         internals.load_component("Missing", {}, {})
+
+
+def test_time_nodes_sees_each_node_of_a_run_without_debug():
+    store = InMemoryDocumentStore(use_bm25=True)
+    store.write_documents(DOCS)
+    pipeline = Pipeline()
+    pipeline.add_node(BM25Retriever(document_store=store), name="Retriever", inputs=["Query"])
+    timed = []
+    internals.time_nodes(pipeline, lambda node, seconds: timed.append((node, seconds)))
+    result = pipeline.run(query="capital of Italy", params={"Retriever": {"top_k": 1}})
+    assert result["documents"][0].meta["name"] == "Italy"
+    assert [node for node, _ in timed] == ["Retriever"] and 0 < timed[0][1] < 10

@@ -1,10 +1,11 @@
 """Request parsing and validation, before any pipeline work."""
 import asyncio
+import json
 
 import pytest
 
 from capitals_qa.api.backend import ParamsRules
-from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
+from capitals_qa.api.body import RequestError, json_depth, parse_query_request, parse_question, read_limited
 from capitals_qa.api.params import check_params
 
 NODES = ParamsRules({
@@ -111,3 +112,50 @@ def test_params_the_pipeline_would_ignore_are_refused():
 def test_invalid_params_get_400_naming_the_problem(params, mentions):
     status, message = status_of(check_params, params, NODES)
     assert status == 400 and mentions in message
+
+
+@pytest.mark.parametrize("body", ["\u0083".encode(), b"?!...", "\u200b\u0007 --".encode()])
+def test_questions_without_letters_or_digits_are_refused(body):
+    assert status_of(parse_question, body) == (400, "the question holds no letters or digits")
+    query = json.dumps({"query": body.decode()}).encode()
+    assert status_of(parse_query_request, query) == (400, "query: the question holds no letters or digits")
+
+
+@pytest.mark.parametrize("question", ["Wo liegt Zürich?", "東京は", "1848", "Где Москва"])
+def test_questions_in_any_script_pass(question):
+    assert parse_question(question.encode()) == question
+
+
+def test_deeply_nested_json_is_refused_before_parsing():
+    nested = b'{"query": "a", "params": {"filters": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    assert status_of(parse_query_request, nested) == (400, "request body nests 1002 levels deep; at most 32 are accepted")
+    assert status_of(parse_query_request, b"[" * 100_000)[0] == 400
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    assert json_depth('{"query": "[[[[{{{{\\"]]]", "params": {"filters": {"a": ["[b"]}}}') == 4
+    assert parse_query_request(('{"query": "' + "[" * 100 + ' who?"}').encode()).query.endswith("who?")
+
+
+@pytest.mark.parametrize(
+    "params, mentions",
+    [
+        ({"Retriever": {"index": "../../etc"}}, "params.Retriever.index: 'index' of Retriever cannot be set by a request; "
+                                                "it accepts ['debug', 'filters', 'scale_score', 'top_k']"),
+        ({"Retriever": {"headers": {"Authorization": "x"}}}, "'headers' of Retriever cannot be set"),
+        ({"Reader": {"labels": []}}, "it accepts ['debug', 'top_k']"),
+        ({"index": "other"}, "params.index: 'index' cannot be set by a request; global parameters are "
+                             "['debug', 'filters', 'scale_score', 'top_k']"),
+    ],
+)
+def test_parameters_that_are_the_operators_are_refused(params, mentions):
+    status, message = status_of(check_params, params, NODES)
+    assert status == 400 and mentions in message
+
+
+def test_top_k_is_capped_globally_and_per_node():
+    check_params({"top_k": 200, "Retriever": {"top_k": 200}}, NODES)
+    assert status_of(check_params, {"Retriever": {"top_k": 100_000}}, NODES) == (
+        400, "params.Retriever.top_k must be at most 200 (the service's MAX_TOP_K), got 100000")
+    assert status_of(check_params, {"top_k": 11}, NODES, 10) == (
+        400, "params.top_k must be at most 10 (the service's MAX_TOP_K), got 11")

@@ -66,6 +66,7 @@ def test_node_overrides_are_captured_to_reach_replicas(environ):
         ({"max_query_bytes": "0"}, "max_query_bytes\n  must be positive"),
         ({"max_query_bytes": "lots"}, "max_query_bytes\n  must be a whole number, got 'lots'"),
         ({"max_batch_size": -1}, "max_batch_size\n  must be positive"),
+        ({"max_top_k": "0"}, "max_top_k\n  must be positive"),
         ({"mode": "split"}, "mode\n  unexpected value; permitted: 'single', 'per_node'"),
         ({"batching": "maybe"}, "batching\n"),
         ({"batch_wait_timeout_s": -1}, "batch_wait_timeout_s\n  ensure this value is greater than or equal to 0"),

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from capitals_qa.api.backend import Served
 from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
+from capitals_qa.api.metrics import question_outcome
 from capitals_qa.api.params import check_params
 from capitals_qa.api.schemas import ErrorResponse, QueryRequest, QueryResponse
 from capitals_qa.api.serialize import best_answer_text, query_response
@@ -45,9 +46,11 @@ def request_body(media_type: str, schema: Dict[str, Any]) -> Dict[str, Any]:
     openapi_extra=request_body("text/plain", {"type": "string", "example": "What is the capital of Italy?"}),
 )
 async def ask(request: Request, service: Served = Depends(served)) -> PlainTextResponse:
-    body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_question_bytes)
-    result = await answer(service, request_id(request), parse_question(body), None, False)
-    return PlainTextResponse(best_answer_text(result))
+    with question_outcome(service.metrics) as outcome:
+        body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_question_bytes)
+        result = await answer(service, request_id(request), parse_question(body), None, False)
+        outcome.append(answered_or_not(service, result))
+        return PlainTextResponse(best_answer_text(result))
 
 
 @router.post(
@@ -60,12 +63,22 @@ async def ask(request: Request, service: Served = Depends(served)) -> PlainTextR
     openapi_extra=request_body("application/json", QueryRequest.schema()),
 )
 async def query(request: Request, service: Served = Depends(served)) -> Dict[str, Any]:
-    body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
-    query_request = parse_query_request(body)
-    check_params(query_request.params, await service.backend.params_rules())
-    debug = bool(query_request.debug)
-    result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
-    return query_response(result, debug)
+    with question_outcome(service.metrics) as outcome:
+        body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
+        query_request = parse_query_request(body)
+        check_params(query_request.params, await service.backend.params_rules(), service.limits.max_top_k)
+        debug = bool(query_request.debug)
+        result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
+        outcome.append(answered_or_not(service, result))
+        return query_response(result, debug)
+
+
+def answered_or_not(service: Served, result: Dict[str, Any]) -> str:
+    """Meters what the pipeline returned; "answered" when the best answer has text (Haystack's no-answer has none)."""
+    answers = result.get("answers") or []
+    service.metrics.retrieved(len(result.get("documents") or []))
+    service.metrics.answered(len(answers))
+    return "answered" if best_answer_text(result) else "no_answer"
 
 
 async def answer(service: Served, rid: str, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
