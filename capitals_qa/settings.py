@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, BaseSettings, Extra, Field, SecretStr, validator
 
 
+from capitals_qa.pipeline.precision import PRECISIONS
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE_YAML = PROJECT_DIR / "pipeline.yml"
 # 20,251 passages of 200 words from 456 Wikipedia articles on countries and capitals (data/countries-and-capitals.SOURCE.md).
@@ -99,6 +101,9 @@ class ServiceSettings(BaseSettings):
     batching: BatchingMode = Field(DEFAULT_READER_BATCHING.batching, env="READER_BATCHING")
     max_batch_size: int = Field(DEFAULT_READER_BATCHING.max_batch_size, env="READER_MAX_BATCH_SIZE")
     batch_wait_timeout_s: float = Field(DEFAULT_READER_BATCHING.batch_wait_timeout_s, ge=0, env="READER_BATCH_WAIT_TIMEOUT_S")
+    # The Reader's numeric format, applied at replica start (see pipeline/precision.py): fp32 answers exactly as
+    # Haystack does; int8 (CPU) and fp16 (GPU) trade a little accuracy for speed; auto picks per replica.
+    reader_precision: str = Field("fp32", env="READER_PRECISION")
     # Haystack's `<NODE>_PARAMS_<PARAM>` variables of the process that builds the app, applied in every
     # replica (whose environment is not that process's). Captured, never read from a variable of its own.
     node_overrides: Dict[str, str] = Field(default_factory=dict, env=[])
@@ -149,6 +154,12 @@ class ServiceSettings(BaseSettings):
             if origin != "*" and not CORS_ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com or http://localhost:3000, or *")
         return origins
+
+    @validator("reader_precision", pre=True)
+    def _known_precision(cls, value: Any) -> str:
+        if str(value).lower() not in PRECISIONS:
+            raise ValueError(f"must be one of {', '.join(PRECISIONS)}; got {value!r}")
+        return str(value).lower()
 
     @validator("node_overrides", always=True)
     def _captured(cls, given: Dict[str, str]) -> Dict[str, str]:

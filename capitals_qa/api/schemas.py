@@ -81,6 +81,9 @@ class HealthResponse(ResponseModel):
     pipeline_yaml: str
     nodes: List[str]
     document_count: int
+    reader_precision: Dict[str, str] = Field(
+        {}, description="Each Reader's numeric format in use: fp32, int8 (CPU) or fp16 (GPU); see `reader_precision`."
+    )
     node_status: Optional[Dict[str, Dict[str, Any]]] = Field(
         None, description="per_node mode: each node deployment's readiness, replica, torch threads, batching."
     )

@@ -97,3 +97,10 @@ def time_nodes(pipeline: Pipeline, record: Callable[[str, float], None]) -> None
                 record(node_id, time.perf_counter() - started)
 
     pipeline._run_node = timed
+
+
+def reader_model(reader: FARMReader) -> "torch.nn.Module":
+    """The torch model FARMReader.predict runs (an AdaptiveModel: the language model and the QA head). Its
+    inferencer calls `reader.inferencer.model` on every question, so changing that module in place (quantizing
+    its Linear layers, halving it) changes what every later question runs."""
+    return reader.inferencer.model

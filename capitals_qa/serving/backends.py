@@ -15,9 +15,11 @@ from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.api.metrics import QAMetrics
 from capitals_qa.pipeline.haystack_internals import time_nodes
 from capitals_qa.pipeline.chain import run_chain
+from capitals_qa.pipeline.precision import pipeline_nodes, set_reader_precision
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_query_pipeline, load_served_pipelines
+from capitals_qa.serving.defaults import has_gpu
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -73,6 +75,7 @@ class LocalPipeline(StoreMethods):
         pipelines, self.pipeline = load_served_pipelines(
             settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
         )
+        self.reader_precision = set_reader_precision(pipeline_nodes(self.pipeline), settings.reader_precision, has_gpu())
         time_nodes(self.pipeline, metrics.node_latency)
         self.store = self.pipeline.get_document_store()
         make_thread_safe(self.store)
@@ -100,6 +103,7 @@ class LocalPipeline(StoreMethods):
             "pipeline_yaml": self.settings.pipeline,
             "nodes": list(self.rules.node_parameters),
             "document_count": document_count(self.store),
+            "reader_precision": self.reader_precision,
         }
 
 
@@ -151,6 +155,7 @@ class NodeChain(StoreMethods):
             "pipeline_yaml": self.settings.pipeline,
             "nodes": self.chain,
             "document_count": counts[0] if counts else 0,
+            "reader_precision": {name: info["reader_precision"] for name, info in described.items() if "reader_precision" in info},
             "node_status": described,
         }
 

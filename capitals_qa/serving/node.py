@@ -7,6 +7,7 @@ from haystack.nodes import FARMReader
 from ray import serve
 
 from capitals_qa.pipeline.haystack_internals import run_node
+from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
 from capitals_qa.serving.backends import STORE_METHODS, open_served_store
@@ -26,6 +27,7 @@ class PipelineNode:
         self.store = getattr(self.component, "document_store", None)
         fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
         make_thread_safe(self.store)
+        self.reader_precision = set_reader_precision([(node_name, self.component)], settings.reader_precision, has_gpu())
         # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
         self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
         self.batcher: Optional[ReaderBatcher] = None
@@ -61,6 +63,8 @@ class PipelineNode:
             "unsupported_parameters": ignored_parameters(self.store),
             "document_count": document_count(self.store) if self.store is not None else None,
         }
+        if precision := self.reader_precision.get(self.name):
+            info["reader_precision"] = precision
         if self.batcher is not None:
             info.update(self.batcher.describe())
         return info

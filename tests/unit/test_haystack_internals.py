@@ -103,3 +103,18 @@ def test_time_nodes_sees_each_node_of_a_run_without_debug():
     result = pipeline.run(query="capital of Italy", params={"Retriever": {"top_k": 1}})
     assert result["documents"][0].meta["name"] == "Italy"
     assert [node for node, _ in timed] == ["Retriever"] and 0 < timed[0][1] < 10
+
+
+def test_reader_predict_runs_the_model_reader_model_returns(qa_model):
+    import torch
+
+    reader = FARMReader(model_name_or_path=str(qa_model), progress_bar=False, num_processes=0)
+    calls = []
+    # The inferencer calls the model's forward directly (no hooks there); its layers are called as modules.
+    layer = next(m for m in internals.reader_model(reader).modules() if isinstance(m, torch.nn.Linear))
+    hook = layer.register_forward_hook(lambda module, args, output: calls.append(module))
+    try:
+        assert reader.predict(query="What is the capital of Italy?", documents=DOCS, top_k=1)["answers"]
+    finally:
+        hook.remove()
+    assert calls  # converting this module in place (reader precision) changes what every question runs

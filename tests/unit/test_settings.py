@@ -31,11 +31,12 @@ def test_defaults_are_the_embedded_pipeline_and_bundled_corpus(environ):
     assert Path(settings.pipeline) == DEFAULT_PIPELINE_YAML and DEFAULT_PIPELINE_YAML.is_file()
     assert settings.pipeline_name == "query"
     assert Path(settings.documents) == DEFAULT_DOCUMENTS and DEFAULT_DOCUMENTS.is_file()
+    assert settings.reader_precision == "fp32"  # answers exactly as Haystack's FARMReader gives them
 
 
 def test_arguments_and_environment_mean_the_same(environ):
     args = {"pipeline": "my.yml", "pipeline_name": "ask", "documents": "docs.jsonl", "max_question_bytes": "100",
-            "mode": "per_node", "batching": "true", "max_batch_size": "4"}
+            "mode": "per_node", "batching": "true", "max_batch_size": "4", "reader_precision": "int8"}
     from_args = ServiceSettings.parse_obj(args)
     for argument, value in args.items():
         environ.setenv(environment_variables()[argument], value)
@@ -70,6 +71,7 @@ def test_node_overrides_are_captured_to_reach_replicas(environ):
         ({"mode": "split"}, "mode\n  unexpected value; permitted: 'single', 'per_node'"),
         ({"batching": "maybe"}, "batching\n"),
         ({"batch_wait_timeout_s": -1}, "batch_wait_timeout_s\n  ensure this value is greater than or equal to 0"),
+        ({"reader_precision": "int4"}, "reader_precision\n  must be one of fp32, int8, fp16, auto; got 'int4'"),
     ],
 )
 def test_bad_arguments_are_refused_at_build_time_naming_the_setting(environ, args, mentions):

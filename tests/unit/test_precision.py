@@ -1,0 +1,87 @@
+"""Reader precision: which precision a replica runs, what int8 and fp16 do to the loaded reader, and refusals."""
+import json
+
+import pytest
+import torch
+
+from capitals_qa.pipeline.haystack_internals import reader_model
+from capitals_qa.pipeline.precision import PrecisionError, choose_precision, pipeline_nodes, set_reader_precision
+from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML
+
+DOCUMENTS = [
+    {"content": "Rome is the capital of Italy. The city stands on the Tiber.", "meta": {"name": "Italy"}},
+    {"content": "Paris is the capital of France. The Seine flows through it.", "meta": {"name": "France"}},
+    {"content": "Lima is the capital of Peru, on the Pacific coast.", "meta": {"name": "Peru"}},
+]
+QUESTIONS = ["What is the capital of Italy?", "Which river flows through Paris?", "Where is Lima?"]
+
+
+@pytest.fixture
+def load_pipeline(qa_model, tmp_path):
+    documents = tmp_path / "docs.json"
+    documents.write_text(json.dumps(DOCUMENTS))
+    overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
+    return lambda: load_query_pipeline(str(DEFAULT_PIPELINE_YAML), "query", str(documents), overrides)
+
+
+def linear_layers(pipeline):
+    """The reader model's Linear layers by kind: float (nn.Linear) and dynamically quantized int8."""
+    model = reader_model(pipeline.get_node("Reader"))
+    kinds = [type(module) for module in model.modules()]
+    return kinds.count(torch.nn.Linear), kinds.count(torch.ao.nn.quantized.dynamic.Linear)
+
+
+@pytest.mark.parametrize("requested, has_gpu, runs", [
+    ("fp32", False, "fp32"), ("fp32", True, "fp32"), ("int8", False, "int8"), ("fp16", True, "fp16"),
+    ("auto", False, "int8"), ("auto", True, "fp16"),
+])
+def test_each_replica_runs_the_precision_its_hardware_can(requested, has_gpu, runs):
+    assert choose_precision(requested, has_gpu) == runs
+
+
+@pytest.mark.parametrize("requested, has_gpu, says", [
+    ("fp16", False, "fp16 needs a GPU replica"),
+    ("int8", True, "runs on CPU only"),
+    ("bf16", False, "must be one of fp32, int8, fp16, auto; got 'bf16'"),
+])
+def test_a_precision_that_cannot_run_is_refused_saying_why(requested, has_gpu, says):
+    with pytest.raises(PrecisionError, match=says):
+        choose_precision(requested, has_gpu)
+
+
+def test_int8_quantizes_the_readers_linear_layers_and_it_still_answers(load_pipeline):
+    fp32, int8 = load_pipeline(), load_pipeline()
+    float_layers, _ = linear_layers(fp32)
+    assert float_layers >= 10
+    assert set_reader_precision(pipeline_nodes(fp32), "fp32", has_gpu=False) == {"Reader": "fp32"}
+    assert linear_layers(fp32) == (float_layers, 0)  # fp32: Haystack's model as loaded
+    assert set_reader_precision(pipeline_nodes(int8), "int8", has_gpu=False) == {"Reader": "int8"}
+    assert linear_layers(int8) == (0, float_layers)  # every Linear layer, the QA head's included
+    for question in QUESTIONS:
+        expected = fp32.run(query=question)
+        answers = int8.run(query=question)["answers"]
+        assert answers and len(answers) == len(expected["answers"])
+        contents = {document.content for document in expected["documents"]}
+        assert all(answer.context in " ".join(contents) for answer in answers if answer.answer)
+
+
+def test_fp16_halves_the_readers_model_and_it_still_answers(load_pipeline):
+    # A GPU replica's conversion, run here on CPU (where torch also has half-precision kernels).
+    pipeline = load_pipeline()
+    assert set_reader_precision(pipeline_nodes(pipeline), "fp16", has_gpu=True) == {"Reader": "fp16"}
+    assert {p.dtype for p in reader_model(pipeline.get_node("Reader")).parameters()} == {torch.float16}
+    assert pipeline.run(query=QUESTIONS[0])["answers"]
+
+
+def test_fp16_on_a_replica_without_gpu_stops_the_start_and_leaves_the_reader_alone(load_pipeline):
+    pipeline = load_pipeline()
+    with pytest.raises(PrecisionError, match="fp16 needs a GPU replica"):
+        set_reader_precision(pipeline_nodes(pipeline), "fp16", has_gpu=False)
+    assert {p.dtype for p in reader_model(pipeline.get_node("Reader")).parameters()} == {torch.float32}
+
+
+def test_nodes_that_are_not_readers_are_left_alone(load_pipeline):
+    pipeline = load_pipeline()
+    retriever = pipeline.get_node("Retriever")
+    assert set_reader_precision([("Retriever", retriever)], "int8", has_gpu=False) == {}
