@@ -53,6 +53,8 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
         # 306 words -> passages at 0 and 180; Peru -> one. Every replica reports the same count.
         counts = {requests.get(f"{url}/health", timeout=10).json()["document_count"] for _ in range(6)}
         assert counts == {3}
+        # The config's `auto`: int8 on these CPU replicas.
+        assert requests.get(f"{url}/health", timeout=10).json()["reader_precision"] == {"Reader": "int8"}
         answer = requests.post(url, data="What is the capital of Peru?", timeout=60)
         assert answer.status_code == 200
         documents = requests.post(f"{url}/query", json={"query": "What is the capital of Peru?"}, timeout=60).json()["documents"]
