@@ -24,10 +24,12 @@ def test_config_is_valid_for_ray_serve_and_names_the_real_app(config):
     (deployment,) = app.deployments
     assert deployment.name == HaystackQA.name == "HaystackQA"
     autoscaling = deployment.autoscaling_config
-    assert (autoscaling["min_replicas"], autoscaling["initial_replicas"], autoscaling["max_replicas"]) == (1, 2, 5)
+    # One replica of 2 cores: what fits one 2-core machine, so no replica is asked for that can never be placed.
+    assert (autoscaling["min_replicas"], autoscaling["initial_replicas"], autoscaling["max_replicas"]) == (1, 1, 1)
     assert autoscaling["downscale_delay_s"] == 30 and autoscaling["target_ongoing_requests"] > 0
     assert deployment.max_ongoing_requests >= 16 and deployment.max_queued_requests > 0
-    assert deployment.ray_actor_options.num_cpus >= 1
+    assert deployment.ray_actor_options.num_cpus == 2
+    assert app.args["reader_precision"] == "auto"
     assert schema.http_options.port == 8000 and schema.http_options.request_timeout_s > 0
 
 
@@ -43,13 +45,15 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     app_config.update(name="from-config", route_prefix="/from-config")
     app_config["args"]["documents"] = str(corpus)
     app_config["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    # Two replicas (the test cluster has 8 logical CPUs), to see that each indexes the documents at its start.
+    app_config["deployments"][0]["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)
     # The same call `serve run serve_config.yaml` makes once Serve is up.
     serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app_config]}), _blocking=True)
     url = f"{serve_url}/from-config"
     try:
         wait_until_ready(url)
         status = serve.status().applications["from-config"].deployments["HaystackQA"]
-        assert status.replica_states.get("RUNNING") == 2  # initial_replicas
+        assert status.replica_states.get("RUNNING") == 2
         # 306 words -> passages at 0 and 180; Peru -> one. Every replica reports the same count.
         counts = {requests.get(f"{url}/health", timeout=10).json()["document_count"] for _ in range(6)}
         assert counts == {3}
