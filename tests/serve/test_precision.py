@@ -48,9 +48,10 @@ def test_per_node_config_runs_its_reader_in_int8_on_a_cpu_replica(serve_url, qa_
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     reader["ray_actor_options"]["num_cpus"] = 1
-    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}), _blocking=True)
     url = f"{serve_url}/per-node-auto"
     try:
+        # Not Serve's blocking deploy, which gives up after 60 s: three deployments start slower on a busy machine.
+        serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}))
         wait_until_ready(url)
         health = requests.get(f"{url}/health", timeout=10).json()
         assert health["reader_precision"] == {"Reader": "int8"}  # auto on a replica without GPU
