@@ -9,7 +9,7 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.settings import PROJECT_DIR
-from helpers import wait_until_ready
+from helpers import deploy_config, wait_until_ready
 
 QUESTIONS = ["What is the capital of Italy?", "Which languages are spoken in Belgium?", "How many people live in Japan?"]
 PARAMS = [None, {"Retriever": {"top_k": 3}, "Reader": {"top_k": 2}}, {"top_k": 4}]
@@ -27,8 +27,6 @@ def per_node_config():
 
 
 def deploy(config: dict, qa_model, **reader_overrides) -> None:
-    from ray import serve
-
     app = copy.deepcopy(config["applications"][0])
     app.update(name="per-node", route_prefix="/per-node")
     # Answers are compared with the single-mode app's, which runs fp32 (the config's `auto` is int8 on CPU).
@@ -38,7 +36,7 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
     # One core, as the single-mode test replica has: the same torch threads give the same floats.
     reader["ray_actor_options"]["num_cpus"] = 1
     reader.update(reader_overrides)
-    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}), _blocking=True)
+    deploy_config([app])
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +75,7 @@ def test_health_reports_every_node(qa_url, per_node_url):
     status = health["node_status"]
     assert status["Retriever"]["ready"] and status["Reader"]["ready"]
     assert status["Reader"]["cpus"] == 1 and status["Reader"]["batching"] is False
+    assert health["reader_precision"] == {"Reader": "fp32"} and status["Reader"]["reader_precision"] == "fp32"
 
 
 def test_bad_params_are_refused_as_in_the_single_mode(qa_url, per_node_url):

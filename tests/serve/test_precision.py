@@ -1,11 +1,10 @@
-"""Reader precision served: READER_PRECISION=int8 in single mode, the per-node config's `auto` on a CPU replica."""
-import copy
+"""Reader precision served: READER_PRECISION=int8 quantizes the replica's reader; /health says so.
+
+The serve configs' `auto` (int8 on CPU) is checked live by test_serve_config.py; per-node reporting by test_per_node.py.
+"""
 
 import requests
-import yaml
-from ray.serve.schema import ServeDeploySchema
 
-from capitals_qa.settings import PROJECT_DIR
 from helpers import wait_until_ready
 
 QUESTION = "What is the capital of Italy?"
@@ -36,27 +35,3 @@ def test_reader_precision_variable_quantizes_the_served_reader(serve_url, qa_mod
         assert_answers(url)
     finally:
         serve.delete("int8")
-
-
-def test_per_node_config_runs_its_reader_in_int8_on_a_cpu_replica(serve_url, qa_model):
-    from ray import serve
-
-    config = yaml.safe_load((PROJECT_DIR / "serve_config.per_node.yaml").read_text())
-    app = copy.deepcopy(config["applications"][0])
-    assert app["args"]["reader_precision"] == "auto"
-    app.update(name="per-node-auto", route_prefix="/per-node-auto")
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
-    reader = next(d for d in app["deployments"] if d["name"] == "Reader")
-    reader["ray_actor_options"]["num_cpus"] = 1
-    url = f"{serve_url}/per-node-auto"
-    try:
-        # Not Serve's blocking deploy, which gives up after 60 s: three deployments start slower on a busy machine.
-        serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}))
-        wait_until_ready(url)
-        health = requests.get(f"{url}/health", timeout=10).json()
-        assert health["reader_precision"] == {"Reader": "int8"}  # auto on a replica without GPU
-        assert health["node_status"]["Reader"]["reader_precision"] == "int8"
-        assert "reader_precision" not in health["node_status"]["Retriever"]
-        assert_answers(url)
-    finally:
-        serve.delete("per-node-auto")

@@ -8,7 +8,7 @@ from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.serving.ingress import HaystackQA
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
-from helpers import wait_until_ready
+from helpers import deploy_config, wait_until_ready
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     # Two replicas (the test cluster has 8 logical CPUs), to see that each indexes the documents at its start.
     app_config["deployments"][0]["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)
     # The same call `serve run serve_config.yaml` makes once Serve is up.
-    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app_config]}), _blocking=True)
+    deploy_config([app_config])
     url = f"{serve_url}/from-config"
     try:
         wait_until_ready(url)
