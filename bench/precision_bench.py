@@ -1,6 +1,6 @@
 """Reader precision benchmark at roberta-base size: fp32 against torch int8 and the candidates that might beat it.
 
-    .venv/bin/python -m bench.precision_bench                 # 20 questions, about 8 minutes on 2 cores
+    .venv/bin/python -m bench.precision_bench                 # 20 questions (12 took 12 minutes on 2 busy cores)
     .venv/bin/python -m bench.precision_bench --questions 60  # all of bench/questions.jsonl
 
 One process, the same questions (bench/questions.jsonl) and the same passages for every variant: the shipped
