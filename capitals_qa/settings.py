@@ -95,6 +95,12 @@ class ServiceSettings(BaseSettings):
     api_key: Optional[SecretStr] = Field(None, env="API_KEY")
     # Browser origins allowed to call the API, comma-separated (`https://app.example.com`, or `*`); empty: CORS off.
     cors_origins: str = Field("", env="CORS_ORIGINS")
+    # Overload: a question that would wait longer than this for a worker, or find this many waiting, gets a 503
+    # with Retry-After at once; one that runs longer than question_timeout_s gets a 504. Keep question_timeout_s
+    # below the proxy's request_timeout_s (serve_config.yaml: 60), whose 408 is plain text.
+    max_queue_wait_s: float = Field(5.0, gt=0, env="MAX_QUEUE_WAIT_S")
+    max_waiting_questions: int = Field(16, env="MAX_WAITING_QUESTIONS")
+    question_timeout_s: float = Field(30.0, gt=0, env="QUESTION_TIMEOUT_S")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -134,7 +140,7 @@ class ServiceSettings(BaseSettings):
         # Files the service creates: relative to where the app is built, as replicas may run elsewhere.
         return str(Path(path).expanduser().resolve()) if path else None
 
-    @validator("max_question_bytes", "max_query_bytes", "max_upload_bytes", "max_top_k", "max_batch_size", pre=True)
+    @validator("max_question_bytes", "max_query_bytes", "max_upload_bytes", "max_top_k", "max_batch_size", "max_waiting_questions", pre=True)
     def _positive(cls, value: Any, field) -> int:
         return _positive_int(field.name, value)
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from capitals_qa.api.access import AccessControl
-from capitals_qa.api.backend import ServedProvider
+from capitals_qa.api.backend import Overloaded, ServedProvider, Unavailable
 from capitals_qa.api.body import RequestError, validation_messages
 from capitals_qa.api.routers import documents, feedback, file_upload, pages, questions, status
 
@@ -28,6 +28,8 @@ def create_api(served: ServedProvider) -> FastAPI:
         api.include_router(module.router)
     pages.mount_assets(api)
     api.add_exception_handler(RequestError, _request_error)
+    api.add_exception_handler(Overloaded, _overloaded)
+    api.add_exception_handler(Unavailable, _unavailable)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(Exception, _internal_error)
@@ -41,6 +43,19 @@ def error_response(status: int, messages: Iterable[str]) -> JSONResponse:
 
 async def _request_error(request: Request, error: RequestError) -> JSONResponse:
     return error_response(error.status, error.messages)
+
+
+async def _overloaded(request: Request, error: Overloaded) -> JSONResponse:
+    # Retry-After tells clients (and Haystack's UI) when to come back, instead of retrying at once.
+    response = error_response(503, [str(error)])
+    response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
+
+
+async def _unavailable(request: Request, error: Unavailable) -> JSONResponse:
+    response = error_response(503, error.reasons)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:

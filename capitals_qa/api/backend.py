@@ -28,14 +28,37 @@ class BodyLimits:
     max_top_k: int = DEFAULT_MAX_TOP_K
 
 
+class Overloaded(Exception):
+    """The backend cannot take a question now (too many waiting, or it would wait too long): a 503 at once."""
+
+    def __init__(self, reason: str, retry_after_s: int):
+        super().__init__(reason)
+        self.retry_after_s = max(1, retry_after_s)
+
+
+class Unavailable(Exception):
+    """The backend cannot answer at all now (its document store or a node is down): a 503 naming the reasons."""
+
+    def __init__(self, *reasons: str):
+        super().__init__("; ".join(reasons))
+        self.reasons = list(reasons)
+
+
 class Backend(ABC):
     @abstractmethod
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        """The result of `Pipeline.run(query=..., params=..., debug=...)`: Haystack's answers and documents."""
+        """The result of `Pipeline.run(query=..., params=..., debug=...)`: Haystack's answers and documents.
+
+        May raise Overloaded instead of queueing a question that would wait too long. Cancelling the call (the
+        client went away, or the time limit passed) takes a question that has not started out of the queue."""
 
     @abstractmethod
     async def params_rules(self) -> ParamsRules:
         """How to check a request's params (see api/params.py)."""
+
+    async def problems(self) -> List[str]:
+        """Why the backend cannot answer now (store unreachable, a node down); empty when it can. /health's 503."""
+        return []
 
     @abstractmethod
     async def describe(self) -> Dict[str, Any]:
@@ -65,12 +88,14 @@ class Backend(ABC):
 
 @dataclass(frozen=True)
 class Served:
-    """What the routes serve: a backend, the body limits, who may call (API key, CORS), and where to meter."""
+    """What the routes serve: a backend, the body limits, who may call (API key, CORS), where to meter, and how long a question may take
+    (None: no limit)."""
 
     backend: Backend
     limits: BodyLimits
     access: Access = Access()
     metrics: QAMetrics = QAMetrics()
+    question_timeout_s: Optional[float] = None
 
 
 # The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress.py), a test its own.

@@ -87,6 +87,10 @@ class HealthResponse(ResponseModel):
     node_status: Optional[Dict[str, Dict[str, Any]]] = Field(
         None, description="per_node mode: each node deployment's readiness, replica, torch threads, batching."
     )
+    queue: Optional[Dict[str, Any]] = Field(
+        None, description="single mode: this replica's worker threads, questions waiting and running, and how many "
+        "were started, refused (503), left the queue (client gone or timed out) since it started."
+    )
     versions: Dict[str, str]
     # Haystack REST's /health fields, for its monitoring clients.
     version: str = Field(..., description="Haystack version")

@@ -6,7 +6,7 @@ from haystack import Pipeline
 from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.nodes.base import BaseComponent
 
-from capitals_qa.pipeline.haystack_internals import serialize_queries
+from capitals_qa.pipeline.haystack_internals import in_memory_document_count, serialize_queries
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 
@@ -18,7 +18,24 @@ def make_thread_safe(store: Optional[BaseDocumentStore]) -> None:
 
 
 def document_count(store: Optional[BaseDocumentStore]) -> int:
-    return store.get_document_count() if store is not None else 0
+    if store is None:
+        return 0
+    if isinstance(store, InMemoryDocumentStore):
+        return in_memory_document_count(store)
+    return store.get_document_count()
+
+
+def store_problem(store: Optional[BaseDocumentStore]) -> Optional[str]:
+    """Why the store cannot be read now (Elasticsearch down, a database gone), or None when it can.
+
+    Counting documents is the cheapest call every store has that reaches its backend."""
+    if store is None or isinstance(store, InMemoryDocumentStore):  # in this process: nothing to reach
+        return None
+    try:
+        store.get_document_count()
+    except Exception as error:
+        return f"the document store ({type(store).__name__}) cannot be read: {type(error).__name__}: {error}"
+    return None
 
 
 def ignored_parameters(store: Optional[BaseDocumentStore]) -> Dict[str, str]:

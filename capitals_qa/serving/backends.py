@@ -11,13 +11,13 @@ from haystack.document_stores import BaseDocumentStore
 from haystack.schema import Document, Label
 from ray.serve.handle import DeploymentHandle
 
-from capitals_qa.api.backend import Backend, ParamsRules
+from capitals_qa.api.backend import Backend, Overloaded, ParamsRules, Unavailable
 from capitals_qa.api.metrics import QAMetrics
 from capitals_qa.pipeline.haystack_internals import time_nodes
 from capitals_qa.pipeline.chain import run_chain
 from capitals_qa.pipeline.precision import pipeline_nodes, set_reader_precision
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
-from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters
+from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters, store_problem
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_query_pipeline, load_served_pipelines
 from capitals_qa.serving.defaults import has_gpu
 from capitals_qa.serving.workers import TorchWorkers
@@ -29,6 +29,20 @@ def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
     return load_query_pipeline(
         settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
     )
+
+
+# A store that does not answer within this is as good as down for a client (Elasticsearch's own timeout is 30 s).
+STORE_CHECK_TIMEOUT_S = 5.0
+
+
+async def store_problem_now(store: Optional[BaseDocumentStore]) -> Optional[str]:
+    """store_problem on a thread of its own (not a worker: never behind questions), bounded in time."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(store_problem, store), STORE_CHECK_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return f"the document store ({type(store).__name__}) did not answer within {STORE_CHECK_TIMEOUT_S} s"
+
+
 
 
 def open_served_store(pipelines: YamlPipelines, store: BaseDocumentStore, settings: ServiceSettings) -> ServedStore:
@@ -89,11 +103,24 @@ class LocalPipeline(StoreMethods):
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
-        # Haystack keeps a run's debug flag on the node objects, so a debug run must not overlap another.
-        return await self.workers.run(run, exclusive=debug)
+        try:
+            # Haystack keeps a run's debug flag on the node objects, so a debug run must not overlap another.
+            return await self.workers.run(run, exclusive=debug)
+        except Overloaded:
+            raise
+        except Exception as error:
+            # A store that cannot be read is the service's outage, not this question's fault: a 503 that says so.
+            problem = await store_problem_now(self.store)
+            if problem:
+                raise Unavailable(problem) from error
+            raise
 
     async def params_rules(self) -> ParamsRules:
         return self.rules
+
+    async def problems(self) -> List[str]:
+        problem = await store_problem_now(self.store)
+        return [problem] if problem else []
 
     async def describe(self) -> Dict[str, Any]:
         return {
@@ -104,6 +131,7 @@ class LocalPipeline(StoreMethods):
             "nodes": list(self.rules.node_parameters),
             "document_count": document_count(self.store),
             "reader_precision": self.reader_precision,
+            "queue": self.workers.describe(),
         }
 
 
@@ -146,6 +174,12 @@ class NodeChain(StoreMethods):
             self._rules = ParamsRules({name: set(info["parameters"]) for name, info in described.items()}, ignored)
         return self._rules
 
+    async def problems(self) -> List[str]:
+        # As long as a store may take to answer (STORE_CHECK_TIMEOUT_S), and a little longer: a node that is
+        # merely busy is not down.
+        described = await self._describe_nodes(timeout_s=STORE_CHECK_TIMEOUT_S + 1)
+        return [f"node {name}: {info.get('reason', 'not ready')}" for name, info in described.items() if not info.get("ready")]
+
     async def describe(self) -> Dict[str, Any]:
         described = await self._describe_nodes(timeout_s=2)
         counts = [info["document_count"] for info in described.values() if info.get("document_count") is not None]
@@ -165,6 +199,8 @@ class NodeChain(StoreMethods):
                 return await asyncio.wait_for(self.nodes[name].describe.remote(), timeout_s)
             except asyncio.TimeoutError:
                 return {"ready": False, "reason": f"no answer within {timeout_s} s"}
+            except Exception as error:  # its replicas died or failed to start
+                return {"ready": False, "reason": f"{type(error).__name__}: {error}"}
 
         results = await asyncio.gather(*(describe(name) for name in self.chain))
         return dict(zip(self.chain, results))

@@ -10,7 +10,7 @@ from capitals_qa.pipeline.haystack_internals import run_node
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
-from capitals_qa.serving.backends import STORE_METHODS, open_served_store
+from capitals_qa.serving.backends import STORE_METHODS, open_served_store, store_problem_now
 from capitals_qa.serving.batching import ReaderBatcher
 from capitals_qa.serving.defaults import LIGHT_REPLICA, assigned_cpus, has_gpu
 from capitals_qa.serving.workers import TorchWorkers
@@ -54,7 +54,16 @@ class PipelineNode:
             raise NotImplementedError(f"{method} (node {self.name} holds no document store)")
         return await self.workers.run(functools.partial(getattr(self.served_store, method), *args))
 
+    async def check_health(self) -> None:
+        """Serve's periodic replica check: fails while this node's store cannot be read."""
+        problem = await store_problem_now(self.store)
+        if problem:
+            raise RuntimeError(problem)
+
     async def describe(self) -> Dict[str, Any]:
+        problem = await store_problem_now(self.store)
+        if problem:
+            return {"ready": False, "reason": problem, "pid": os.getpid()}
         info = {
             "ready": True,
             "pid": os.getpid(),
@@ -62,6 +71,7 @@ class PipelineNode:
             "parameters": sorted(run_parameters(self.component)),
             "unsupported_parameters": ignored_parameters(self.store),
             "document_count": document_count(self.store) if self.store is not None else None,
+            "queue": self.workers.describe(),
         }
         if precision := self.reader_precision.get(self.name):
             info["reader_precision"] = precision

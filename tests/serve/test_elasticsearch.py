@@ -104,3 +104,31 @@ def test_served_elasticsearch_pipeline_answers_and_filters(indexed, serve_url, q
         assert requests.post(url, data="What is the capital of Italy?", timeout=60).status_code == 200
     finally:
         serve.delete("es")
+
+
+def test_health_is_503_while_the_index_cannot_be_read_and_200_again_after(indexed, es_index, serve_url, qa_model):
+    """Closing the index makes Elasticsearch refuse to read it (index_closed_exception), as an outage would."""
+    from ray import serve
+
+    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.settings import ServiceSettings
+
+    os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
+    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}, health_check_period_s=600).bind(ServiceSettings(pipeline=BM25_YAML, documents=""))
+    serve.run(app, name="es-readiness", route_prefix="/es-readiness")
+    url = f"{serve_url}/es-readiness"
+    try:
+        wait_until_ready(url)
+        requests.post(f"{ELASTICSEARCH_URL}/{es_index}/_close", timeout=30).raise_for_status()
+        try:
+            health = requests.get(f"{url}/health", timeout=30)
+            assert health.status_code == 503
+            assert "ElasticsearchDocumentStore" in health.json()["errors"][0]
+            with pytest.raises(Exception, match="cannot be read"):
+                serve.get_app_handle("es-readiness").check_health.remote().result(timeout_s=30)
+        finally:
+            requests.post(f"{ELASTICSEARCH_URL}/{es_index}/_open", timeout=30).raise_for_status()
+        wait_until_ready(url, timeout_s=60)
+        assert requests.post(url, data="What is the capital of Italy?", timeout=60).status_code == 200
+    finally:
+        serve.delete("es-readiness")

@@ -122,3 +122,28 @@ def test_per_node_mode_meters_each_node_call(per_node_url, metrics_url):
 
     nodes = wait_for(metrics_url, "ray_capitals_qa_node_latency_seconds_count", both_nodes, application="per-node")
     assert both_nodes(nodes), nodes
+
+
+def test_health_is_503_naming_a_node_that_is_down_and_200_again_once_serve_replaced_it(per_node_url):
+    import os
+    import signal
+    import time
+
+    wait_until_ready(per_node_url)
+    pid = requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]["pid"]
+    os.kill(pid, signal.SIGKILL)  # the Reader's only replica dies
+    statuses, reasons = [], []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        health = requests.get(f"{per_node_url}/health", timeout=30)
+        statuses.append(health.status_code)
+        if health.status_code == 503:
+            reasons += health.json()["errors"]
+        elif 503 in statuses:
+            break
+        time.sleep(0.2)
+    assert 503 in statuses and statuses[-1] == 200, statuses
+    assert any(reason.startswith("node Reader: ") for reason in reasons), reasons
+    wait_until_ready(per_node_url)
+    assert requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]["pid"] != pid
+    assert query(per_node_url, QUESTIONS[0])["answers"]

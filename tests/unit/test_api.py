@@ -1,4 +1,5 @@
 """The HTTP API with FastAPI's TestClient over a fake backend: every route, status and error body, no Ray."""
+import asyncio
 import json
 from typing import Any, Dict, List, Optional
 
@@ -173,3 +174,54 @@ def test_openapi_describes_routes_bodies_and_error_shape(client):
     assert "text/plain" in spec["paths"]["/"]["post"]["requestBody"]["content"]
     served_answer = client.post("/query", json={"query": "x"}).json()["answers"][0]
     assert set(served_answer) == set(spec["components"]["schemas"]["AnswerModel"]["properties"])
+
+
+def test_an_overloaded_backend_is_a_json_503_with_retry_after():
+    from capitals_qa.api.backend import Overloaded
+
+    client = client_for(FakeBackend(error=Overloaded("overloaded: a question would wait about 9.0 s", retry_after_s=7)))
+    for path, body in (("/", b"What?"), ("/query", b'{"query": "What?"}')):
+        response = client.post(path, content=body)
+        assert response.status_code == 503 and response.headers["retry-after"] == "7"
+        assert "would wait" in response.json()["errors"][0]
+
+
+class SlowBackend(FakeBackend):
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.finished = 0
+
+    async def run(self, query, params, debug):
+        await asyncio.sleep(self.seconds)
+        self.finished += 1
+        return await super().run(query, params, debug)
+
+
+def test_a_question_past_its_time_limit_is_a_json_504_and_is_cancelled():
+    backend = SlowBackend(2.0)
+    client = TestClient(create_api(lambda: Served(backend, BodyLimits(100, 400), question_timeout_s=0.1)))
+    response = client.post("/", content=b"What?")
+    assert response.status_code == 504
+    assert "longer than the limit of 0.1 s" in response.json()["errors"][0]
+    assert backend.finished == 0  # cancelled, not left running
+
+
+class FlakyStoreBackend(FakeBackend):
+    def __init__(self):
+        super().__init__()
+        self.down = False
+
+    async def problems(self):
+        return ["the document store (X) cannot be read: ConnectionError"] if self.down else []
+
+
+def test_health_is_503_with_the_reason_while_the_backend_cannot_answer_and_200_again_after():
+    backend = FlakyStoreBackend()
+    client = client_for(backend)
+    assert client.get("/health").status_code == 200
+    backend.down = True
+    response = client.get("/health")
+    assert response.status_code == 503 and "cannot be read" in response.json()["errors"][0]
+    backend.down = False
+    assert client.get("/health").status_code == 200

@@ -118,3 +118,13 @@ def test_reader_predict_runs_the_model_reader_model_returns(qa_model):
     finally:
         hook.remove()
     assert calls  # converting this module in place (reader precision) changes what every question runs
+
+
+def test_in_memory_document_count_is_what_get_document_count_counts():
+    from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
+
+    for store in (InMemoryDocumentStore(use_bm25=True), SparseBM25DocumentStore()):
+        assert internals.in_memory_document_count(store) == 0 == store.get_document_count()
+        store.write_documents(DOCS)
+        store.write_documents(DOCS[:1], duplicate_documents="skip")
+        assert internals.in_memory_document_count(store) == 3 == store.get_document_count()

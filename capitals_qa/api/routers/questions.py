@@ -1,4 +1,5 @@
 """Asking: `POST /` (plain text in, best answer's text out) and `POST /query` (Haystack's REST shape)."""
+import asyncio
 import logging
 import time
 import uuid
@@ -7,7 +8,7 @@ from typing import Any, Dict, Optional
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from capitals_qa.api.backend import Served
+from capitals_qa.api.backend import Overloaded, Served
 from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
 from capitals_qa.api.metrics import question_outcome
 from capitals_qa.api.params import check_params
@@ -18,7 +19,7 @@ from capitals_qa.api.serialize import best_answer_text, query_response
 logger = logging.getLogger("ray.serve")
 router = APIRouter()
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503, 504)}
 # A route whose answers are text/plain still sends its errors as JSON; FastAPI would file them under text/plain.
 JSON_ERRORS = {status: {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
                for status in ERRORS}
@@ -82,13 +83,26 @@ def answered_or_not(service: Served, result: Dict[str, Any]) -> str:
 
 
 async def answer(service: Served, rid: str, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-    """Run one question and log one line for it: request id, latency, outcome."""
+    """Run one question within the time limit and log one line for it: request id, latency, outcome.
+
+    When the client goes away, Serve cancels this coroutine: a question still waiting for a worker leaves the
+    queue then (outcome "cancelled"), so nobody's CPU goes to an answer nobody reads.
+    """
     started = time.perf_counter()
     outcome = "error"
     try:
-        result = await service.backend.run(query, params, debug)
+        result = await asyncio.wait_for(service.backend.run(query, params, debug), service.question_timeout_s)
         outcome = f"{len(result.get('answers') or [])} answers"
         return result
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    except asyncio.TimeoutError:
+        outcome = "timed out"
+        raise RequestError(504, f"the question took longer than the limit of {service.question_timeout_s} s (QUESTION_TIMEOUT_S)") from None
+    except Overloaded:
+        outcome = "overloaded"
+        raise
     except Exception as error:
         cause = root_cause(error)
         # Haystack raises these for parameter values it cannot use (a malformed filter, say).

@@ -6,9 +6,9 @@ import haystack
 from fastapi import APIRouter, Depends
 
 from capitals_qa.api import usage as usage_of
-from capitals_qa.api.backend import Served
+from capitals_qa.api.backend import Served, Unavailable
 from capitals_qa.api.routers.questions import served
-from capitals_qa.api.schemas import HealthResponse, VersionResponse
+from capitals_qa.api.schemas import ErrorResponse, HealthResponse, VersionResponse
 
 router = APIRouter()
 
@@ -17,8 +17,13 @@ router = APIRouter()
 VERSIONS = {"haystack": haystack.__version__, "ray": version("ray")}
 
 
-@router.get("/health", summary="Readiness and what is served", response_model=HealthResponse)
+@router.get("/health", summary="Readiness and what is served", response_model=HealthResponse,
+            responses={503: {"model": ErrorResponse, "description": "cannot answer now; `errors` says why"}})
 async def health(service: Served = Depends(served)) -> Dict[str, Any]:
+    # Asked every time, so /health turns 200 again by itself once the store or node is back.
+    problems = await service.backend.problems()
+    if problems:
+        raise Unavailable(*problems)
     usage = {"version": VERSIONS["haystack"], "cpu": {"used": usage_of.cpu_used()},
              "memory": {"used": usage_of.memory_used()}, "gpus": usage_of.gpus()}
     return {"ready": True, **await service.backend.describe(), "versions": VERSIONS, **usage}

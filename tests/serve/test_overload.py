@@ -1,0 +1,122 @@
+"""Overload and time limits over real HTTP: JSON 503 with Retry-After at once, JSON 504, abandoned questions not run.
+
+Each application has one replica with one worker thread, and small limits set through the real settings. A
+question is made slow honestly: the Reader reads 100 retrieved documents instead of 5 (seconds on the test model).
+"""
+import json
+import re
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from helpers import wait_until_ready
+
+SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 100}}}
+
+
+def deploy(serve_url, name, **settings):
+    from ray import serve
+
+    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.settings import ServiceSettings
+
+    app = HaystackQA.options(name=f"HaystackQA_{name}", num_replicas=1, ray_actor_options={"num_cpus": 1})
+    serve.run(app.bind(ServiceSettings(**settings)), name=name, route_prefix=f"/{name}")
+    url = f"{serve_url}/{name}"
+    wait_until_ready(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def small_queue_url(serve_url, qa_url):
+    """One question waits at most: the next is refused. (qa_url: the local model is chosen for every app.)"""
+    from ray import serve
+
+    yield deploy(serve_url, "small-queue", max_waiting_questions=1, max_queue_wait_s=60)
+    serve.delete("small-queue")
+
+
+@pytest.fixture(scope="module")
+def short_limit_url(serve_url, qa_url):
+    from ray import serve
+
+    yield deploy(serve_url, "short-limit", question_timeout_s=0.5)
+    serve.delete("short-limit")
+
+
+def queue(url):
+    return requests.get(f"{url}/health", timeout=10).json()["queue"]
+
+
+def wait_idle(url, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = queue(url)
+        if state["running"] == 0 and state["waiting"] == 0:
+            return state
+        time.sleep(0.2)
+    pytest.fail(f"{url} still busy after {timeout_s} s: {state}")
+
+
+def wait_for(condition, timeout_s=30, what=""):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not within {timeout_s} s: {what}")
+
+
+def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(small_queue_url):
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
+        wait_for(lambda: queue(small_queue_url)["running"] == 1)
+        waiting = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
+        wait_for(lambda: queue(small_queue_url)["waiting"] == 1)
+        refused = requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60)
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/json"
+        assert "questions are waiting already" in refused.json()["errors"][0]
+        assert int(refused.headers["retry-after"]) >= 1
+        # The proxy's own overhead included, on a busy machine; the question would have waited two slow questions.
+        assert refused.elapsed.total_seconds() < 3.0, refused.elapsed
+        assert running.result().status_code == 200 and waiting.result().status_code == 200
+    assert requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60).status_code == 200
+
+
+def test_a_disconnected_clients_waiting_question_is_never_run(small_queue_url, serve_logs):
+    before = wait_idle(small_queue_url)
+    request_id = f"gone-{uuid.uuid4().hex}"
+    where = urlparse(small_queue_url)
+    body = json.dumps(SLOW).encode()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
+        wait_for(lambda: queue(small_queue_url)["running"] == 1, what="the first question runs")
+        # A client that sends its question, and hangs up once it is known to be waiting in the replica.
+        with socket.create_connection((where.hostname, where.port)) as client:
+            head = (f"POST {where.path}/query HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nX-Request-Id: {request_id}\r\n\r\n")
+            client.sendall(head.encode() + body)
+            wait_for(lambda: queue(small_queue_url)["waiting"] == 1, what="the second question waits")
+        wait_for(lambda: queue(small_queue_url)["left_queue"] == before["left_queue"] + 1, what="the question left the queue")
+        assert running.result().status_code == 200
+    after = wait_idle(small_queue_url)
+    assert after["started"] == before["started"] + 1  # only the first question ran
+    cancelled = re.compile(rf"question request_id={request_id} latency_ms=\S+ outcome=cancelled")
+    wait_for(lambda: any(cancelled.search(log.read_text(errors="replace")) for log in serve_logs.glob("replica_*.log")), what="log line")
+
+
+def test_a_question_past_the_time_limit_gets_a_json_504_before_the_proxy_timeout(short_limit_url):
+    started = time.monotonic()
+    response = requests.post(f"{short_limit_url}/query", json=SLOW, timeout=60)
+    assert response.status_code == 504, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert "longer than the limit of 0.5 s" in response.json()["errors"][0]
+    assert time.monotonic() - started < 10  # the proxy's request timeout here is Serve's default (none); ours came first
+    wait_idle(short_limit_url)  # the abandoned run finished; the replica serves on
+    assert requests.get(f"{short_limit_url}/health", timeout=10).status_code == 200
