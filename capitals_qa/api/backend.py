@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from haystack.schema import Document, Label
 
 from capitals_qa.api.access import Access
+from capitals_qa.api.body import RequestError
 from capitals_qa.api.metrics import QAMetrics
 from capitals_qa.settings import DEFAULT_MAX_TOP_K
 
@@ -28,11 +29,12 @@ class BodyLimits:
     max_top_k: int = DEFAULT_MAX_TOP_K
 
 
-class Overloaded(Exception):
-    """The backend cannot take a question now (too many waiting, or it would wait too long): a 503 at once."""
+class Overloaded(RequestError):
+    """The backend cannot take a question now (too many waiting, or it would wait too long): a 503 at once,
+    metered as `overloaded`."""
 
     def __init__(self, reason: str, retry_after_s: int):
-        super().__init__(reason)
+        super().__init__(503, reason)
         self.retry_after_s = max(1, retry_after_s)
 
 
