@@ -19,6 +19,10 @@ RUN useradd --create-home --uid 1000 --user-group app \
 
 WORKDIR /app
 
+# KubeRay's readiness probe of a RayService worker pod runs `wget` against Ray's and Serve's health endpoints
+# (deploy/kuberay/rayservice.yaml); the slim base image has none.
+RUN apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*
+
 # The CPU wheel first, from PyTorch's CPU index: the project's `torch==2.13.0` is then already satisfied
 # (2.13.0+cpu), and pip does not fetch the CUDA build and its gigabytes of nvidia-* wheels from PyPI.
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0

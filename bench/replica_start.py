@@ -47,7 +47,7 @@ def time_scale_up(name: str, env: dict, url: str) -> dict:
     from ray import serve
 
     from capitals_qa.serving.backends import load_served_pipeline
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     os.environ.update(env)
@@ -55,7 +55,8 @@ def time_scale_up(name: str, env: dict, url: str) -> dict:
 
     def deploy(replicas: int) -> float:
         started = time.perf_counter()
-        app = HaystackQA.options(num_replicas=replicas, ray_actor_options={"num_cpus": 1}).bind(settings)
+        # The Pipeline deployment holds the store: its replicas are the ones that load it.
+        app = build_single_app(settings, {"num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}})
         serve.run(app, name="start", route_prefix="/")  # returns once every replica is running
         return time.perf_counter() - started
 

@@ -20,6 +20,7 @@ from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters, store_problem
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_query_pipeline, load_served_pipelines
 from capitals_qa.serving.defaults import has_gpu
+from capitals_qa.serving.retry import call_replica
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -81,7 +82,7 @@ class StoreMethods(Backend):
 
 
 class LocalPipeline(StoreMethods):
-    """single mode: the replica loads the whole pipeline and runs questions on its worker threads."""
+    """single mode, in each replica of the Pipeline deployment: the whole pipeline, run on worker threads."""
 
     def __init__(self, settings: ServiceSettings, workers: TorchWorkers, metrics: QAMetrics = QAMetrics()):
         self.settings = settings
@@ -135,6 +136,38 @@ class LocalPipeline(StoreMethods):
         }
 
 
+class RemotePipeline(StoreMethods):
+    """single mode, in the ingress: each question goes to a replica of the Pipeline deployment (a LocalPipeline
+    there), and again to another replica if that one dies holding it (serving/retry.py). Store writes are not
+    sent twice: they go to one replica, as a request."""
+
+    def __init__(self, pipeline: DeploymentHandle):
+        self.pipeline = pipeline
+        self._rules: Optional[ParamsRules] = None
+
+    async def _store(self, method: str, *args: Any) -> Any:
+        return await self.pipeline.store_call.remote(method, *args)
+
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        return await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question")
+
+    async def params_rules(self) -> ParamsRules:
+        if self._rules is None:
+            self._rules = await call_replica(lambda: self.pipeline.params_rules.remote(), "params_rules")
+        return self._rules
+
+    async def problems(self) -> List[str]:
+        # As long as a replica's store may take to answer, and a little longer: a busy replica is not down.
+        timeout_s = STORE_CHECK_TIMEOUT_S + 1
+        try:
+            return await asyncio.wait_for(call_replica(lambda: self.pipeline.problems.remote(), "problems"), timeout_s)
+        except asyncio.TimeoutError:
+            return [f"no Pipeline replica answered within {timeout_s} s"]
+
+    async def describe(self) -> Dict[str, Any]:
+        return await call_replica(lambda: self.pipeline.describe.remote(), "describe")
+
+
 class NodeChain(StoreMethods):
     """per_node mode: each question walks the chain of node deployments (see pipeline/chain.py); uploads,
     documents and feedback go to the node that holds the store (the Retriever)."""
@@ -160,7 +193,8 @@ class NodeChain(StoreMethods):
     async def _call_node(self, name: str, node_input: Dict[str, Any]):
         started = time.perf_counter()
         try:
-            return await self.nodes[name].run.remote(node_input)
+            # The replica got a copy of node_input (serialized), so the same input can go to another replica.
+            return await call_replica(lambda: self.nodes[name].run.remote(node_input), f"node {name}")
         finally:
             # The node's time as the ingress sees it: its queue and the hop to its replica included.
             self.metrics.node_latency(name, time.perf_counter() - started)

@@ -1,14 +1,15 @@
 """Application builders: what `serve run capitals:...` and the serve config files start."""
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ray.serve import Application
 
 from capitals_qa.pipeline.chain import node_chain
 from capitals_qa.pipeline.preflight import check_loadable
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
-from capitals_qa.serving.defaults import LIGHT_REPLICA, MODEL_REPLICA
+from capitals_qa.serving.defaults import MODEL_REPLICA
 from capitals_qa.serving.ingress import HaystackQA
 from capitals_qa.serving.node import PipelineNode
+from capitals_qa.serving.pipeline import PipelineReplica
 from capitals_qa.settings import ServiceSettings
 
 
@@ -22,12 +23,18 @@ def build_app(settings: ServiceSettings) -> Application:
     check_loadable(YamlPipelines(settings.pipeline, settings.node_overrides), settings.pipeline_name)
     if settings.mode == "per_node":
         return build_per_node_app(settings)
-    return HaystackQA.bind(settings)
+    return build_single_app(settings)
 
 
 def app_from_env() -> Application:
     """`serve run capitals:haystack_deployment`: PIPELINE_YAML, PIPELINE_NAME, DOCUMENTS_PATH, SERVE_MODE, ..."""
     return build_app(ServiceSettings())
+
+
+def build_single_app(settings: ServiceSettings, pipeline_options: Optional[Dict[str, Any]] = None) -> Application:
+    """The ingress (HaystackQA) in front of the Pipeline deployment, whose replicas each hold the whole pipeline."""
+    pipeline = PipelineReplica.options(**(pipeline_options or {})).bind(settings)
+    return HaystackQA.bind(settings, pipeline=pipeline)
 
 
 def build_per_node_app(settings: ServiceSettings) -> Application:
@@ -43,5 +50,5 @@ def build_per_node_app(settings: ServiceSettings) -> Application:
             # A lone Reader replica gets every core, as in the single mode; serve configs set their own.
             options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
-    ingress = HaystackQA.options(name="PerNodeIngress", ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=64)
-    return ingress.bind(settings, nodes, root, pipelines.store_node(settings.pipeline_name))
+    ingress = HaystackQA.options(name="PerNodeIngress")
+    return ingress.bind(settings, nodes=nodes, root=root, store_node=pipelines.store_node(settings.pipeline_name))

@@ -10,9 +10,15 @@ import ray
 # that loop (pipelines run on worker threads), so they can share the replica's main loop.
 REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 
-# Questions wait inside a replica (its event loop stays free, so /health answers while they run); beyond
+# The ingress only awaits the deployments that run the pipeline, so it holds many questions at once; beyond
 # max_queued_requests waiting at the proxy, clients get 503 at once instead of joining an unbounded queue.
-QUEUES = {"max_ongoing_requests": 32, "max_queued_requests": 64}
+QUEUES = {"max_ongoing_requests": 64, "max_queued_requests": 64}
+
+# A replica that Serve stops (scaling down, a new version) takes no new questions and finishes the ones it
+# holds: it checks every 2 s whether it is done, for up to 60 s, the proxy's request_timeout_s in the serve
+# configs, past which no client waits for an answer anyway. Serve's default of 20 s could cut questions
+# queued in a busy replica; those would be asked again elsewhere (serving/retry.py), later than need be.
+GRACEFUL_SHUTDOWN = {"graceful_shutdown_wait_loop_s": 2, "graceful_shutdown_timeout_s": 60}
 
 
 def actor_options(num_cpus: float) -> Dict[str, Any]:

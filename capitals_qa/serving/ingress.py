@@ -8,10 +8,9 @@ from ray.serve.handle import DeploymentHandle
 from capitals_qa.api.app import create_api
 from capitals_qa.api.access import Access
 from capitals_qa.api.backend import BodyLimits, Served
-from capitals_qa.serving.backends import LocalPipeline, NodeChain, store_problem_now
-from capitals_qa.serving.defaults import MODEL_REPLICA, QUEUES, assigned_cpus
+from capitals_qa.serving.backends import NodeChain, RemotePipeline
+from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, LIGHT_REPLICA, QUEUES
 from capitals_qa.serving.metrics import RayQAMetrics
-from capitals_qa.serving.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
 
@@ -25,27 +24,30 @@ def replica_api() -> FastAPI:
     return create_api(this_replicas_service)
 
 
-@serve.deployment(ray_actor_options=MODEL_REPLICA, **QUEUES)
+@serve.deployment(ray_actor_options=LIGHT_REPLICA, **QUEUES, **GRACEFUL_SHUTDOWN)
 @serve.ingress(replica_api)
 class HaystackQA:
-    """single mode: holds the whole pipeline. per_node mode (`nodes` given): walks the node deployments."""
+    """The HTTP API; the pipeline runs in other deployments, so a question survives the death of a replica.
 
-    def __init__(self, settings: ServiceSettings, nodes: Optional[Dict[str, DeploymentHandle]] = None, root: str = "Query",
-                 store_node: Optional[str] = None):
+    single mode (`pipeline` given): hands each question to the Pipeline deployment (serving/pipeline.py).
+    per_node mode (`nodes` given): walks the node deployments.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        pipeline: Optional[DeploymentHandle] = None,
+        nodes: Optional[Dict[str, DeploymentHandle]] = None,
+        root: str = "Query",
+        store_node: Optional[str] = None,
+    ):
         metrics = RayQAMetrics()
-        self.store = None  # the store this replica reads itself (per_node: none, the nodes have theirs)
         if nodes:
             backend = NodeChain(settings, root, nodes, store_node, metrics)
+        elif pipeline is not None:
+            backend = RemotePipeline(pipeline)
         else:
-            queue = QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s)
-            backend = LocalPipeline(settings, TorchWorkers(assigned_cpus(), queue), metrics)
-            self.store = backend.store
+            raise ValueError("HaystackQA needs the Pipeline deployment (single mode) or the node deployments (per_node)")
         limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)
         self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)), metrics,
                              settings.question_timeout_s)
-
-    async def check_health(self) -> None:
-        """Serve's periodic replica check: a replica whose store cannot be read fails it, and Serve replaces it."""
-        problem = await store_problem_now(self.store)
-        if problem:
-            raise RuntimeError(problem)

@@ -12,12 +12,12 @@ from capitals_qa.pipeline.store import document_count, ignored_parameters, make_
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
 from capitals_qa.serving.backends import STORE_METHODS, open_served_store, store_problem_now
 from capitals_qa.serving.batching import ReaderBatcher
-from capitals_qa.serving.defaults import LIGHT_REPLICA, assigned_cpus, has_gpu
+from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, LIGHT_REPLICA, assigned_cpus, has_gpu
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ReaderBatching, ServiceSettings
 
 
-@serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32)
+@serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, **GRACEFUL_SHUTDOWN)
 class PipelineNode:
     def __init__(self, settings: ServiceSettings, node_name: str):
         self.workers = TorchWorkers(assigned_cpus())

@@ -55,11 +55,12 @@ def qa_url(serve_url, qa_model):
     """
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
-    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(ServiceSettings())
+    # One CPU for the Pipeline replica: its torch threads, and so its float sums, match direct_pipeline's.
+    app = build_single_app(ServiceSettings(), {"ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name="qa", route_prefix="/")
     wait_until_ready(serve_url)
     yield serve_url

@@ -33,6 +33,7 @@ def ui_url(serve_url, qa_model, tmp_path_factory):
     from ray import serve
 
     from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.pipeline import PipelineReplica
     from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
 
     state = tmp_path_factory.mktemp("ui")
@@ -48,7 +49,8 @@ def ui_url(serve_url, qa_model, tmp_path_factory):
         "write_log": str(state / "writes.sqlite"), "feedback_db": str(state / "feedback.sqlite"),
         "node_overrides": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)},
     })
-    serve.run(HaystackQA.options(name="UiQA", ray_actor_options={"num_cpus": 1}).bind(settings), name="ui", route_prefix="/ui-app")
+    pipeline = PipelineReplica.options(ray_actor_options={"num_cpus": 1}).bind(settings)
+    serve.run(HaystackQA.options(name="UiQA").bind(settings, pipeline=pipeline), name="ui", route_prefix="/ui-app")
     url = f"{serve_url}/ui-app"
     wait_until_ready(url)
     yield url

@@ -82,12 +82,12 @@ def test_indexing_again_writes_no_duplicates(indexed, es_index, capsys):
 def test_served_elasticsearch_pipeline_answers_and_filters(indexed, serve_url, qa_model):
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
     settings = ServiceSettings(pipeline=BM25_YAML, documents="")
-    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(settings)
+    app = build_single_app(settings, {"ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name="es", route_prefix="/es")
     url = f"{serve_url}/es"
     try:

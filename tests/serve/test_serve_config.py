@@ -7,6 +7,7 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.serving.ingress import HaystackQA
+from capitals_qa.serving.pipeline import PipelineReplica
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
 from helpers import deploy_config, wait_until_ready
 
@@ -21,15 +22,19 @@ def test_config_is_valid_for_ray_serve_and_names_the_real_app(config):
     (app,) = schema.applications
     assert app.import_path == "capitals:app"
     ServiceSettings.parse_obj(app.args)  # the builder accepts the arguments
-    (deployment,) = app.deployments
-    assert deployment.name == HaystackQA.name == "HaystackQA"
+    ingress, deployment = app.deployments
+    assert ingress.name == HaystackQA.name == "HaystackQA" and ingress.ray_actor_options.num_cpus == 0
+    assert deployment.name == PipelineReplica.name == "Pipeline"
     autoscaling = deployment.autoscaling_config
     # One replica of 2 cores: what fits one 2-core machine, so no replica is asked for that can never be placed.
     assert (autoscaling["min_replicas"], autoscaling["initial_replicas"], autoscaling["max_replicas"]) == (1, 1, 1)
     assert autoscaling["downscale_delay_s"] == 30 and autoscaling["target_ongoing_requests"] > 0
-    assert deployment.max_ongoing_requests >= 16 and deployment.max_queued_requests > 0
+    assert deployment.max_ongoing_requests >= 16 and ingress.max_queued_requests > 0
     assert deployment.ray_actor_options.num_cpus == 2
     assert app.args["reader_precision"] == "auto"
+    # Stopped replicas finish their questions for as long as a client would wait for them.
+    for stopped in (ingress, deployment):
+        assert stopped.graceful_shutdown_timeout_s == config["http_options"]["request_timeout_s"]
     assert schema.http_options.port == 8000 and schema.http_options.request_timeout_s > 0
 
 
@@ -46,13 +51,14 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     app_config["args"]["documents"] = str(corpus)
     app_config["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     # Two replicas (the test cluster has 8 logical CPUs), to see that each indexes the documents at its start.
-    app_config["deployments"][0]["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)
+    (pipeline,) = [d for d in app_config["deployments"] if d["name"] == "Pipeline"]
+    pipeline["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)
     # The same call `serve run serve_config.yaml` makes once Serve is up.
     deploy_config([app_config])
     url = f"{serve_url}/from-config"
     try:
         wait_until_ready(url)
-        status = serve.status().applications["from-config"].deployments["HaystackQA"]
+        status = serve.status().applications["from-config"].deployments["Pipeline"]
         assert status.replica_states.get("RUNNING") == 2
         # 306 words -> passages at 0 and 180; Peru -> one. Every replica reports the same count.
         counts = {requests.get(f"{url}/health", timeout=10).json()["document_count"] for _ in range(6)}

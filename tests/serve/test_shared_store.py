@@ -12,7 +12,7 @@ from capitals_qa.settings import PROJECT_DIR
 from helpers import wait_until_ready
 
 # mode -> (serve config file, the deployment that holds the store)
-MODES = {"single": ("serve_config.yaml", "HaystackQA"), "per_node": ("serve_config.per_node.yaml", "Retriever")}
+MODES = {"single": ("serve_config.yaml", "Pipeline"), "per_node": ("serve_config.per_node.yaml", "Retriever")}
 CONVERGED_WITHIN_S = 2.0
 
 

@@ -1,0 +1,94 @@
+"""Nothing lost when something dies: a replica killed, a replica scaled down, a node removed, all under load.
+
+The figures (questions asked, seconds until Serve has the replicas back) are printed; `pytest -s` shows them.
+The tests share one cluster and run in this order; each first deploys the replica count it needs.
+"""
+import os
+import signal
+
+from askers import Askers
+from conftest import PER_NODE_APP, deploy_app, ingress_log_text, node_of, replica_pids, running_replicas, wait_for
+
+RETRY_LINE = "replica lost during"
+
+
+def test_a_killed_replica_loses_no_question_and_serve_replaces_it(deploy, cluster):
+    url = deploy(2)
+    before = replica_pids()
+    retries_before = ingress_log_text(cluster).count(RETRY_LINE)
+    with Askers(url, clients=8) as askers:
+        askers.wait_answered(10)
+        victim = sorted(before)[0]
+        os.kill(victim, signal.SIGKILL)
+        # Serve notices the death, starts a new replica and waits for it to be ready.
+        restored_s = wait_for(lambda: running_replicas() == 2 and len(replica_pids() - before) == 1, 120, "a new replica")
+        answered_before = askers.answered()
+        askers.wait_answered(answered_before + 8)  # and the restored deployment answers
+    retried = ingress_log_text(cluster).count(RETRY_LINE) - retries_before
+    print(f"\nreplica SIGKILL, 8 clients: {len(askers.outcomes)} questions, failed {dict(askers.failed())}, "
+          f"{retried} asked again, replica count restored after {restored_s:.1f} s")
+    assert not askers.failed()
+    assert victim not in replica_pids()
+    assert retried >= 1  # the killed replica held questions: they were answered by the other one
+
+
+def test_per_node_mode_a_killed_reader_replica_loses_no_question(cluster, per_node_app_config):
+    """The same retry, from the per-node ingress to a node deployment (restoring is Serve's, shown above)."""
+    from ray import serve
+
+    url = deploy_app(per_node_app_config, "Reader", 2)
+    try:
+        with Askers(url, clients=8) as askers:
+            askers.wait_answered(10)
+            os.kill(sorted(replica_pids(PER_NODE_APP, "Reader"))[0], signal.SIGKILL)
+            killed_at = askers.answered()
+            askers.wait_answered(killed_at + 40)
+        retried = ingress_log_text(cluster, PER_NODE_APP, "PerNodeIngress").count(RETRY_LINE)
+    finally:
+        serve.delete(PER_NODE_APP)  # its CPUs are needed by the next tests
+    print(f"\nper-node Reader replica SIGKILL, 8 clients: {len(askers.outcomes)} questions, failed {dict(askers.failed())}, "
+          f"{retried} asked again")
+    assert not askers.failed()
+    assert retried >= 1
+
+
+def test_a_removed_node_loses_no_question_and_its_replicas_run_elsewhere(deploy, cluster):
+    url = deploy(2)
+    pids = replica_pids()
+    lost_node = node_of(sorted(pids)[0], cluster)
+    assert lost_node in cluster.worker_nodes
+    lost = {pid for pid in pids if node_of(pid, cluster) is lost_node}
+    (survivor,) = cluster.worker_nodes - {lost_node}
+    retries_before = ingress_log_text(cluster).count(RETRY_LINE)
+
+    def replaced() -> bool:
+        # New processes appear only once Serve has seen the old ones die; RUNNING only once they are ready.
+        pids = replica_pids()
+        return len(pids) == 2 and {node_of(pid, cluster) for pid in pids} == {survivor} and running_replicas() == 2
+
+    with Askers(url, clients=8) as askers:
+        askers.wait_answered(10)
+        cluster.remove_node(lost_node, allow_graceful=False)  # every process of the node killed at once
+        restored_s = wait_for(replaced, 180, "both replicas running on the other worker")
+        answered = askers.answered()
+        askers.wait_answered(answered + 8)
+    retried = ingress_log_text(cluster).count(RETRY_LINE) - retries_before
+    print(f"\nworker node removed ({len(lost)} of 2 replicas on it), 8 clients: {len(askers.outcomes)} questions, "
+          f"failed {dict(askers.failed())}, {retried} asked again, replicas running elsewhere after {restored_s:.1f} s")
+    # No `retried >= 1` here: questions on a node that vanishes may also fail before their replica took them,
+    # and Serve's router sends those again itself.
+    assert not askers.failed()
+
+
+def test_scaling_down_under_a_trickle_loses_no_question(deploy, cluster):
+    url = deploy(2)
+    retries_before = ingress_log_text(cluster).count(RETRY_LINE)
+    with Askers(url, clients=2, pause_s=0.05) as askers:
+        askers.wait_answered(10)
+        deploy(1)  # Serve stops one replica: it takes no new questions and finishes those it holds
+        answered = askers.answered()
+        askers.wait_answered(answered + 10)
+    print(f"\nscale 2 -> 1 under a trickle: {len(askers.outcomes)} questions, failed {dict(askers.failed())}")
+    assert not askers.failed()
+    # Graceful shutdown did it, not the ingress asking again after the replica was cut off.
+    assert ingress_log_text(cluster).count(RETRY_LINE) == retries_before
