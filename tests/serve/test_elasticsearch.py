@@ -110,11 +110,11 @@ def test_health_is_503_while_the_index_cannot_be_read_and_200_again_after(indexe
     """Closing the index makes Elasticsearch refuse to read it (index_closed_exception), as an outage would."""
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
-    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}, health_check_period_s=600).bind(ServiceSettings(pipeline=BM25_YAML, documents=""))
+    app = build_single_app(ServiceSettings(pipeline=BM25_YAML, documents=""), {"ray_actor_options": {"num_cpus": 1}, "health_check_period_s": 600})
     serve.run(app, name="es-readiness", route_prefix="/es-readiness")
     url = f"{serve_url}/es-readiness"
     try:
@@ -125,7 +125,7 @@ def test_health_is_503_while_the_index_cannot_be_read_and_200_again_after(indexe
             assert health.status_code == 503
             assert "ElasticsearchDocumentStore" in health.json()["errors"][0]
             with pytest.raises(Exception, match="cannot be read"):
-                serve.get_app_handle("es-readiness").check_health.remote().result(timeout_s=30)
+                serve.get_deployment_handle("Pipeline", app_name="es-readiness").check_health.remote().result(timeout_s=30)
         finally:
             requests.post(f"{ELASTICSEARCH_URL}/{es_index}/_open", timeout=30).raise_for_status()
         wait_until_ready(url, timeout_s=60)

@@ -22,11 +22,12 @@ SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_
 def deploy(serve_url, name, **settings):
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
-    app = HaystackQA.options(name=f"HaystackQA_{name}", num_replicas=1, ray_actor_options={"num_cpus": 1})
-    serve.run(app.bind(ServiceSettings(**settings)), name=name, route_prefix=f"/{name}")
+    # The queue limits act in the Pipeline replica, which runs the questions.
+    app = build_single_app(ServiceSettings(**settings), {"num_replicas": 1, "ray_actor_options": {"num_cpus": 1}})
+    serve.run(app, name=name, route_prefix=f"/{name}")
     url = f"{serve_url}/{name}"
     wait_until_ready(url)
     return url

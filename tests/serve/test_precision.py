@@ -21,12 +21,12 @@ def assert_answers(url):
 def test_reader_precision_variable_quantizes_the_served_reader(serve_url, qa_model, monkeypatch):
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     monkeypatch.setenv("READER_PARAMS_MODEL_NAME_OR_PATH", str(qa_model))
     monkeypatch.setenv("READER_PRECISION", "int8")  # wins over the argument, as every setting's variable does
-    app = HaystackQA.options(ray_actor_options={"num_cpus": 1}).bind(ServiceSettings(reader_precision="fp32"))
+    app = build_single_app(ServiceSettings(reader_precision="fp32"), {"ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name="int8", route_prefix="/int8")
     url = f"{serve_url}/int8"
     try:

@@ -44,7 +44,7 @@ QUESTION = "What is the capital of Peru?"
 def sqlite_app(serve_url, qa_model, tmp_path_factory):
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
+    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
     folder = tmp_path_factory.mktemp("sqlite-store")
@@ -55,11 +55,12 @@ def sqlite_app(serve_url, qa_model, tmp_path_factory):
     (folder / "documents.jsonl").write_text("\n".join(json.dumps(record) for record in records))
     settings = ServiceSettings(pipeline=str(folder / "pipeline.yml"), documents=str(folder / "documents.jsonl"), node_overrides={})
     # Serve's own periodic check would replace the replica during the outage; here the test calls it itself.
-    app = HaystackQA.options(name="HaystackQA_sqlite", num_replicas=1, ray_actor_options={"num_cpus": 1}, health_check_period_s=600)
-    serve.run(app.bind(settings), name="sqlite-store", route_prefix="/sqlite-store")
+    app = build_single_app(settings, {"num_replicas": 1, "ray_actor_options": {"num_cpus": 1}, "health_check_period_s": 600})
+    serve.run(app, name="sqlite-store", route_prefix="/sqlite-store")
     url = f"{serve_url}/sqlite-store"
     wait_until_ready(url)
-    yield url, database, serve.get_app_handle("sqlite-store")
+    # check_health is the Pipeline replica's: it holds the store.
+    yield url, database, serve.get_deployment_handle("Pipeline", app_name="sqlite-store")
     serve.delete("sqlite-store")
 
 
