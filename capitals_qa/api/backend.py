@@ -37,6 +37,10 @@ class Overloaded(RequestError):
         super().__init__(503, reason)
         self.retry_after_s = max(1, retry_after_s)
 
+    def __reduce__(self):
+        # Crosses processes intact (raised in a Pipeline replica, answered by the ingress).
+        return (Overloaded, (self.messages[0], self.retry_after_s))
+
 
 class Unavailable(Exception):
     """The backend cannot answer at all now (its document store or a node is down): a 503 naming the reasons."""
@@ -44,6 +48,9 @@ class Unavailable(Exception):
     def __init__(self, *reasons: str):
         super().__init__("; ".join(reasons))
         self.reasons = list(reasons)
+
+    def __reduce__(self):
+        return (Unavailable, tuple(self.reasons))
 
 
 class Backend(ABC):

@@ -26,6 +26,10 @@ class RequestError(Exception):
         self.status = status
         self.messages = list(messages)
 
+    def __reduce__(self):
+        # Rebuilt from its own arguments when it crosses processes (from the Pipeline deployment to the ingress).
+        return (type(self), (self.status, *self.messages))
+
 
 async def read_limited(chunks: AsyncIterator[bytes], declared_length: Optional[str], limit: int) -> bytes:
     """The whole body, refusing it as soon as it is known to be larger than `limit` bytes."""
