@@ -48,3 +48,12 @@ def deploy_config(applications: list, timeout_s: float = 240) -> None:
             return
         time.sleep(1)
     raise TimeoutError(f"{sorted(names)} not running within {timeout_s} s")
+
+
+# Three short passages and a question on each: enough for a reader to answer, cheap to load many times.
+SMALL_DOCUMENTS = [
+    {"content": "Rome is the capital of Italy. The city stands on the Tiber.", "meta": {"name": "Italy"}},
+    {"content": "Paris is the capital of France. The Seine flows through it.", "meta": {"name": "France"}},
+    {"content": "Lima is the capital of Peru, on the Pacific coast.", "meta": {"name": "Peru"}},
+]
+SMALL_QUESTIONS = ["What is the capital of Italy?", "Which river flows through Paris?", "Where is Lima?"]

@@ -9,13 +9,7 @@ import torch
 
 from capitals_qa.cli.compare import main
 from capitals_qa.settings import PROJECT_DIR
-
-DOCUMENTS = [
-    {"content": "Rome is the capital of Italy. The city stands on the Tiber.", "meta": {"name": "Italy"}},
-    {"content": "Paris is the capital of France. The Seine flows through it.", "meta": {"name": "France"}},
-    {"content": "Lima is the capital of Peru, on the Pacific coast.", "meta": {"name": "Peru"}},
-]
-QUESTIONS = ["What is the capital of Italy?", "Which river flows through Paris?", "Where is Lima?"]
+from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
 
 
 @pytest.fixture

@@ -8,13 +8,7 @@ from capitals_qa.pipeline.haystack_internals import reader_model
 from capitals_qa.pipeline.precision import PrecisionError, choose_precision, pipeline_nodes, set_reader_precision
 from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
-
-DOCUMENTS = [
-    {"content": "Rome is the capital of Italy. The city stands on the Tiber.", "meta": {"name": "Italy"}},
-    {"content": "Paris is the capital of France. The Seine flows through it.", "meta": {"name": "France"}},
-    {"content": "Lima is the capital of Peru, on the Pacific coast.", "meta": {"name": "Peru"}},
-]
-QUESTIONS = ["What is the capital of Italy?", "Which river flows through Paris?", "Where is Lima?"]
+from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
 
 
 @pytest.fixture
