@@ -112,7 +112,7 @@ def test_batched_answers_equal_unbatched_and_batching_changes_without_restart(qa
 
 
 def test_per_node_mode_meters_each_node_call(per_node_url, metrics_url):
-    from test_metrics import wait_for
+    from test_served_metrics import wait_for
 
     for _ in range(2):
         assert requests.post(per_node_url, data="What is the capital of Italy?", timeout=60).status_code == 200
