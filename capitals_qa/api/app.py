@@ -47,7 +47,8 @@ async def _request_error(request: Request, error: RequestError) -> JSONResponse:
 
 async def _overloaded(request: Request, error: Overloaded) -> JSONResponse:
     # Retry-After tells clients (and Haystack's UI) when to come back, instead of retrying at once.
-    response = error_response(503, [str(error)])
+    # Its messages, not str(error): raised in a Pipeline replica, it reaches us inside Ray's error, whose text is a traceback.
+    response = error_response(503, error.messages)
     response.headers["Retry-After"] = str(error.retry_after_s)
     return response
 
