@@ -18,18 +18,23 @@ from capitals_qa.pipeline.chain import run_chain
 from capitals_qa.pipeline.precision import pipeline_nodes, set_reader_precision
 from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters, store_problem
-from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_query_pipeline, load_served_pipelines
+from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_served_pipelines
 from capitals_qa.serving.defaults import has_gpu
 from capitals_qa.serving.retry import call_replica
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
 
-def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
-    """The query pipeline the settings name, its store filled from `settings.documents` when empty."""
-    return load_query_pipeline(
+def served_pipelines(settings: ServiceSettings) -> Tuple[YamlPipelines, Pipeline]:
+    """The YAML's pipelines and the query pipeline the settings name, its store filled from `settings.documents`."""
+    return load_served_pipelines(
         settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
     )
+
+
+def load_served_pipeline(settings: ServiceSettings) -> Pipeline:
+    """The query pipeline the settings name, its store filled from `settings.documents` when empty."""
+    return served_pipelines(settings)[1]
 
 
 # A store that does not answer within this is as good as down for a client (Elasticsearch's own timeout is 30 s).
@@ -87,9 +92,7 @@ class LocalPipeline(StoreMethods):
     def __init__(self, settings: ServiceSettings, workers: TorchWorkers, metrics: QAMetrics = QAMetrics()):
         self.settings = settings
         self.workers = workers
-        pipelines, self.pipeline = load_served_pipelines(
-            settings.pipeline, settings.pipeline_name, settings.documents, settings.node_overrides, settings.store_cache
-        )
+        pipelines, self.pipeline = served_pipelines(settings)
         self.reader_precision = set_reader_precision(pipeline_nodes(self.pipeline), settings.reader_precision, has_gpu())
         time_nodes(self.pipeline, metrics.node_latency)
         self.store = self.pipeline.get_document_store()
