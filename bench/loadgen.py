@@ -53,35 +53,61 @@ async def ask(session: aiohttp.ClientSession, url: str, question: str) -> Option
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession, url: str, questions: Sequence[str], concurrency: int, duration_s: float
+    session: aiohttp.ClientSession,
+    url: str,
+    questions: Sequence[str],
+    concurrency: int,
+    duration_s: float,
+    min_answers: int = 0,
+    max_s: Optional[float] = None,
 ) -> Measurement:
     """`concurrency` clients, each asking its next question as soon as its previous answer arrives.
 
-    Only answers that arrive within the window count. Questions still in flight at its end are cancelled
-    (closing their connections, which Serve turns into cancelled requests) instead of waited for: at 16
-    clients on a slow model, waiting would cost up to a minute per level and measure nothing.
+    The window lasts `duration_s`, then goes on until `min_answers` answers have come back, for at most `max_s`
+    in all: a slow reader answers a handful of questions in a fixed window, too few to compare. Only answers
+    that arrive within the window count. Questions still in flight at its end are cancelled (closing their
+    connections, which Serve turns into cancelled requests) instead of waited for: at 16 clients on a slow
+    model, waiting would cost up to a minute per level and measure nothing.
     """
     measurement = Measurement(duration_s)
     next_question = itertools.cycle(questions)
-    deadline = time.perf_counter() + duration_s
+    max_s = max(duration_s, max_s or duration_s)
+    opened = time.perf_counter()
+    closed = False
+    enough = asyncio.Event()
 
     async def client() -> None:
         while True:
             started = time.perf_counter()
             outcome = await ask(session, url, next(next_question))
-            if time.perf_counter() > deadline:
+            if closed or time.perf_counter() - opened > max_s:
                 return
             if outcome is None:
                 measurement.latencies_ms.append((time.perf_counter() - started) * 1000)
             else:
                 measurement.add_error(outcome)
+            if len(measurement.latencies_ms) >= min_answers and time.perf_counter() - opened >= duration_s:
+                enough.set()
 
     clients = [asyncio.ensure_future(client()) for _ in range(concurrency)]
-    _, in_flight = await asyncio.wait(clients, timeout=max(0.0, deadline - time.perf_counter()))
-    for task in in_flight:
+    await asyncio.sleep(duration_s)
+    if len(measurement.latencies_ms) < min_answers:
+        try:
+            await asyncio.wait_for(enough.wait(), max_s - (time.perf_counter() - opened))
+        except asyncio.TimeoutError:
+            pass
+    closed = True
+    measurement.duration_s = min(max_s, time.perf_counter() - opened)
+    for task in clients:
         task.cancel()
     await asyncio.gather(*clients, return_exceptions=True)
     return measurement
+
+
+def answers_needed(min_answers: int, concurrency: int) -> int:
+    """At least two answers per client as well, so that a window measures the queue's steady state, not the
+    first round of questions that every client sends at once."""
+    return max(min_answers, 2 * concurrency) if min_answers else 0
 
 
 async def measure_levels(
@@ -90,6 +116,8 @@ async def measure_levels(
     levels: Sequence[int],
     duration_s: float,
     report: Callable[[int, Dict], None] = lambda level, summary: None,
+    min_answers: int = 0,
+    max_s: Optional[float] = None,
 ) -> Dict[int, Dict]:
     """Warm up, then one closed-loop window per concurrency level, all over one keep-alive session."""
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
@@ -102,16 +130,20 @@ async def measure_levels(
             if number:
                 # One answered question between levels: the server has finished what the last level left running.
                 await ask(session, url, questions[0])
-            summary = (await closed_loop(session, url, questions, level, duration_s)).summary()
+            needed = answers_needed(min_answers, level)
+            summary = (await closed_loop(session, url, questions, level, duration_s, needed, max_s)).summary()
             report(level, summary)
             results[level] = summary
     return results
 
 
-def back_to_back(answer: Callable[[str], object], questions: Sequence[str], duration_s: float) -> Measurement:
-    """Questions answered one after another in this process for `duration_s`: no HTTP, no Ray."""
+def back_to_back(
+    answer: Callable[[str], object], questions: Sequence[str], duration_s: float, min_answers: int = 0, max_s: Optional[float] = None
+) -> Measurement:
+    """Questions answered one after another in this process: no HTTP, no Ray. The window as in closed_loop."""
     measurement = Measurement(duration_s)
-    deadline = time.perf_counter() + duration_s
+    max_s = max(duration_s, max_s or duration_s)
+    opened = time.perf_counter()
     for question in itertools.cycle(questions):
         started = time.perf_counter()
         try:
@@ -120,10 +152,13 @@ def back_to_back(answer: Callable[[str], object], questions: Sequence[str], dura
         except Exception as failure:  # counted like an HTTP error, so one bad question does not end the run
             error = type(failure).__name__
         finished = time.perf_counter()
-        if finished > deadline:
+        if finished - opened > max_s:
             break
         if error is None:
             measurement.latencies_ms.append((finished - started) * 1000)
         else:
             measurement.add_error(error)
+        if finished - opened >= duration_s and len(measurement.latencies_ms) >= min_answers:
+            break
+    measurement.duration_s = min(max_s, time.perf_counter() - opened)
     return measurement

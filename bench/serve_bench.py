@@ -1,12 +1,14 @@
 """Benchmark of serving modes against the deepset blog's deployment, with pipeline.run in-process as the ceiling.
 
-    .venv/bin/python -m bench.serve_bench              # everything: about 26 minutes on 2 cores, shared corpus
+    .venv/bin/python -m bench.serve_bench --sizes base --min-answers 30 --output base \
+        --variants in-process,in-process-int8,seed,ours-code-defaults,ours-int8,ours-serve-config,noop
+                                                       # roberta-base size: fp32 and int8 against the seed
     .venv/bin/python -m bench.serve_bench --quick      # smoke run (5 s, concurrency 1,4, minilm): latest-quick.*
     .venv/bin/python -m bench.serve_bench --variants blog,in-process,ours-code-defaults --sizes minilm
 
 Each served variant is its own `serve run` (bench/variants.py) loading the same random-weight reader and the
-same documents, chosen by environment variables, so only the serving differs; the load is closed-loop HTTP
-(bench/loadgen.py). Writes bench/results/<output>.md, .json and .png (<output> is `latest` by default).
+same documents, chosen by environment variables, so only the serving differs (the seed variant keeps the seed's
+1000-word passages); the load is closed-loop HTTP (bench/loadgen.py) of bench/questions.jsonl. Writes bench/results/<output>.md, .json and .png (<output> is `latest` by default).
 """
 import os
 
@@ -35,27 +37,23 @@ if not __package__:  # run as a file (python bench/serve_bench.py): make `bench`
 
 from bench import loadgen  # noqa: E402
 from bench.variants import PROJECT_DIR, SERVED, URL, Served, Unavailable, replicas, serving  # noqa: E402
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML, NODE_OVERRIDE, environment_variables, node_overrides  # noqa: E402
+from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML, NODE_OVERRIDE, environment_variables, node_overrides  # noqa: E402
 from capitals_qa.testing.models import SIZES  # noqa: E402
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 MODELS_DIR = RESULTS_DIR / "models"
 LOGS_DIR = RESULTS_DIR / "logs"
-SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
 BUNDLED_DOCUMENTS = PROJECT_DIR / "data" / "countries.jsonl"
 NOOP_YAML = PROJECT_DIR / "bench" / "noop.yml"
+QUESTIONS = PROJECT_DIR / "bench" / "questions.jsonl"
 
+# pipeline.run in this process, the reader in each precision: the ceilings the served variants are compared to.
+IN_PROCESS = {"in-process": "fp32", "in-process-int8": "int8"}
 # "noop" is the serving-overhead measurement: bench/noop.yml in-process and served by ours-code-defaults.
-VARIANTS = ["in-process", *SERVED, "noop"]
+VARIANTS = [*IN_PROCESS, *SERVED, "noop"]
 OURS = [name for name in SERVED if name.startswith("ours-")]
 FIRST_ROUND = "†"  # marks latencies of a window too short for its number of clients
-TEMPLATES = [
-    "What is the capital of {}?",
-    "What currency is used in {}?",
-    "Which languages are spoken in {}?",
-    "How many people live in {}?",
-    "Which countries border {}?",
-]
+FEW = "‡"  # marks a row that reached --max-window with fewer answers than --min-answers
 
 _started = time.monotonic()
 
@@ -72,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     results: Dict = {
         "command": command,
         "machine": machine(),
-        "settings": {"sizes": args.sizes, "concurrency": args.concurrency, "duration_s": args.duration, "variants": args.variants},
+        "settings": {"sizes": args.sizes, "concurrency": args.concurrency, "duration_s": args.duration, "variants": args.variants,
+                     "min_answers": args.min_answers, "max_window_s": args.max_window},
         "models": {size: dict(zip(("layers", "hidden", "heads"), SIZES[size])) for size in args.sizes},
         "sizes": {},
     }
@@ -89,13 +88,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         env = service_env(documents, model=model)
         results["models"][size]["path"] = str(model)
         variants = results["sizes"][size] = {}
-        if "in-process" in args.variants:
-            progress(f"{size} in-process: loading")
-            variants["in-process"] = measure_in_process(env, questions, args.duration)
-            progress(f"{size} in-process: {describe(variants['in-process'])}")
-            save_json(results, json_path)
+        for name, precision in IN_PROCESS.items():
+            if name in args.variants:
+                progress(f"{size} {name}: loading")
+                variants[name] = measure_in_process(env, questions, args, precision)
+                progress(f"{size} {name}: {describe(variants[name])}")
+                save_json(results, json_path)
         for name in (name for name in SERVED if name in args.variants):
-            variants[name] = measure_served(SERVED[name], env, questions, args, LOGS_DIR / f"{args.output}-{size}-{name}.log")
+            served_env = {**env, **SERVED[name].env}
+            variants[name] = measure_served(SERVED[name], served_env, questions, args, LOGS_DIR / f"{args.output}-{size}-{name}.log")
             save_json(results, json_path)
 
     if "noop" in args.variants:
@@ -117,8 +118,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--sizes", help="reader sizes, comma-separated (default minilm,base; --quick: minilm)")
     parser.add_argument("--concurrency", help="closed-loop clients per level (default 1,4,16; --quick: 1,4)")
     parser.add_argument("--duration", type=float, help="seconds measured per level, after warm-up (default 20; --quick: 5)")
+    parser.add_argument("--min-answers", type=int, default=0,
+                        help="go on past --duration until a level holds this many answers, and two per client (default 0)")
+    parser.add_argument("--max-window", type=float, default=300, help="seconds a level may last at most (default 300)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
-    parser.add_argument("--documents", help="DOCUMENTS_PATH for every variant (default: the shared corpus if the service can index it)")
+    parser.add_argument("--documents", help="DOCUMENTS_PATH for every variant but the seed (default: the shipped Wikipedia passages)")
     parser.add_argument("--quick", action="store_true", help="smoke run; outputs are named latest-quick.*")
     parser.add_argument("--output", help="name of the result files in bench/results (default latest, or latest-quick)")
     parser.add_argument("--ready-timeout", type=float, default=300, help="seconds a variant may take to answer (default 300)")
@@ -182,66 +186,40 @@ def load_for(env: Dict[str, str]):
 
 
 def choose_documents(given: Optional[str], model: Path) -> Tuple[Path, str]:
+    """The documents every variant but the seed serves (`model`: unused, kept for the callers that pass it)."""
     if given:
         return Path(given).resolve(), "--documents"
-    if not SHARED_CORPUS.is_dir():
-        return BUNDLED_DOCUMENTS, f"{SHARED_CORPUS} does not exist"
-    problem = folder_problem(model)
-    if problem:
-        return BUNDLED_DOCUMENTS, f"the service cannot load a folder of .txt files: {problem}"
-    return SHARED_CORPUS, "the shared corpus, split by the service into passages"
-
-
-def folder_problem(model: Path) -> Optional[str]:
-    """Why the service cannot fill its store from a folder of .txt files, or None when it can.
-
-    Tried on a one-file folder with pipeline.yml, through the loader every variant uses: a few seconds.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "Italy.txt").write_text("Italy is a country in Europe. Its capital is Rome. " * 40)
-        try:
-            pipeline = load_for(service_env(Path(folder), model=model))
-            count = pipeline.get_document_store().get_document_count()
-        except Exception as error:
-            return f"{type(error).__name__}: {error}"
-        finally:
-            gc.collect()
-    return None if count > 0 else "no documents in the store after loading"
+    return DEFAULT_DOCUMENTS, "the service's default: the shipped Wikipedia passages of 200 words"
 
 
 def make_questions(documents: Path) -> List[str]:
-    """Questions about countries the documents hold, in a fixed shuffled order so every variant gets the same."""
-    from capitals_qa.pipeline.documents import is_records_file, read_records_file
-
-    if is_records_file(documents):
-        names = {doc.meta["name"] for doc in read_records_file(documents)}
-    else:
-        files = sorted(documents.rglob("*.txt")) if documents.is_dir() else [documents]
-        # Shared corpus files are `<n>_<Title>.txt`, capitals and countries: keep the countries when we know them.
-        names = {re.sub(r"^\d+_", "", path.stem).replace("_", " ").strip() for path in files}
-        countries = {doc.meta["name"] for doc in read_records_file(BUNDLED_DOCUMENTS)}
-        names = (names & countries) or names
-    questions = [template.format(name) for name in sorted(names) for template in TEMPLATES]
+    """bench/questions.jsonl, real questions about the corpus, in a fixed shuffled order so every variant gets the same."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
     random.Random(0).shuffle(questions)
     return questions
 
 
-def measure_in_process(env: Dict[str, str], questions: List[str], duration_s: float) -> Dict:
-    """The ceiling: pipeline.run back to back in this process, torch with its default thread count."""
+def measure_in_process(env: Dict[str, str], questions: List[str], args, precision: str = "fp32", duration_s=None) -> Dict:
+    """A ceiling: pipeline.run back to back in this process, torch with its default thread count."""
     import torch
+
+    from capitals_qa.pipeline.precision import pipeline_nodes, set_reader_precision
 
     started = time.monotonic()
     try:
         pipeline = load_for(env)
+        set_reader_precision(pipeline_nodes(pipeline), precision, has_gpu=False)
     except Exception as error:  # the served variants load the same way and will say so too; keep measuring them
         return {"failed": f"{type(error).__name__}: {error}"}
     load_s = time.monotonic() - started
     for question in questions[:2]:  # warm-up: first calls allocate
         pipeline.run(query=question)
-    measurement = loadgen.back_to_back(lambda question: pipeline.run(query=question), questions, duration_s)
+    measurement = loadgen.back_to_back(
+        lambda question: pipeline.run(query=question), questions, duration_s or args.duration, args.min_answers, args.max_window
+    )
     del pipeline
     gc.collect()  # the served variants that follow get the memory back
-    return {"torch_threads": torch.get_num_threads(), "load_s": load_s, **measurement.summary()}
+    return {"torch_threads": torch.get_num_threads(), "load_s": load_s, "precision": precision, **measurement.summary()}
 
 
 def measure_served(
@@ -262,7 +240,9 @@ def measure_served(
                 summary["replicas"] = replicas(log_path)
                 progress(f"{label} concurrency {level}: {describe(summary)}; replicas running/target {summary['replicas']}")
 
-            result["levels"] = asyncio.run(loadgen.measure_levels(URL, questions, levels, duration_s, report=report_level))
+            result["levels"] = asyncio.run(loadgen.measure_levels(
+                URL, questions, levels, duration_s, report=report_level, min_answers=args.min_answers, max_s=args.max_window
+            ))
             progress(f"{label}: stopping")
     except Unavailable as error:
         result["unavailable"] = str(error)
@@ -283,7 +263,7 @@ def measure_noop(questions: List[str], args) -> Dict:
     env = service_env(BUNDLED_DOCUMENTS, pipeline_yaml=NOOP_YAML)
     duration_s = min(args.duration, 10.0)
     progress("noop in-process")
-    in_process = measure_in_process(env, questions, duration_s)
+    in_process = measure_in_process(env, questions, args, duration_s=duration_s)
     progress(f"noop in-process: {describe(in_process)}")
     log_path = LOGS_DIR / f"{args.output}-noop-ours-code-defaults.log"
     served = measure_served(SERVED["ours-code-defaults"], env, questions, args, log_path, [1], duration_s)
@@ -346,9 +326,13 @@ def report(results: Dict, levels: List[int]) -> str:
         "Readers (random weights, so compute is what is measured): "
         + ", ".join(f"{size} {d['layers']} layers x {d['hidden']}" for size, d in results["models"].items())
         + f". Documents: `{results['documents']['path']}` ({results['documents']['why']}); "
-        f"{results['documents']['questions']} questions, plain-text `POST /`. "
-        f"Closed loop, {results['settings']['duration_s']:.0f} s per level after warm-up; questions/s counts the answers "
-        "that came back 200 within the window; latencies are of those answers (p99 of few answers is the slowest).",
+        f"{results['documents']['questions']} questions (bench/questions.jsonl), plain-text `POST /`. "
+        f"Closed loop, {results['settings']['duration_s']:.0f} s per level after warm-up"
+        + (f", then on until the level holds {results['settings']['min_answers']} answers and two per client (at most "
+           f"{results['settings']['max_window_s']:.0f} s)" if results["settings"].get("min_answers") else "")
+        + "; questions/s counts the answers that came back 200 within the window; latencies are of those answers "
+        "(p99 of few answers is the slowest). `seed`: the blog's deployment over the seed's 1000-word passages, fp32; "
+        "ours-serve-config runs `reader_precision: auto`, int8 on these CPU replicas.",
         "",
         "| model | clients | variant | questions/s | answers | p50 ms | p99 ms | errors |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
@@ -360,16 +344,19 @@ def report(results: Dict, levels: List[int]) -> str:
                 lines.append(f"| {size} | | {name} | {why.replace('|', '/')} | | | | |")
         for level in levels:
             for name, result in variants.items():
-                figures = result if name == "in-process" and "qps" in result else result.get("levels", {}).get(level)
+                in_process = name in IN_PROCESS
+                figures = result if in_process and "qps" in result else result.get("levels", {}).get(level)
                 if figures:
-                    label = "in-process (ceiling, measured once)" if name == "in-process" else name
-                    lines.append(f"| {size} | {level} | {label} | {table_cells(figures, 1 if name == 'in-process' else level)} |")
+                    label = f"{name} (ceiling, measured once)" if in_process else name
+                    cells = table_cells(figures, 1 if in_process else level, results["settings"].get("min_answers", 0))
+                    lines.append(f"| {size} | {level} | {label} | {cells} |")
     lines += [
         "",
         f"{FIRST_ROUND}: fewer than two answers per client in the window. Every client asks at once when a window "
         "opens, so these answers are mostly of that first round, which queued behind fewer questions than the "
         "steady state does (about clients / questions/s): their latencies understate it. Questions/s is not "
         "affected, as the server is busy from the window's first second.",
+        f"{FEW}: the level reached its time limit with fewer answers than asked for (`--max-window`).",
     ]
     lines += ["", "Replicas running/target per deployment at the end of each level:", ""]
     for size, variants in results["sizes"].items():
@@ -385,7 +372,7 @@ def report(results: Dict, levels: List[int]) -> str:
             lines.append(
                 f"- Serving overhead (bench/noop.yml: BM25 top 1, no reader, over {BUNDLED_DOCUMENTS.name}; 1 client): "
                 f"served by ours-code-defaults p50 {ms(served['p50_ms'])} ms, in-process p50 {ms(noop['in-process']['p50_ms'])} ms: "
-                f"**{noop['overhead_p50_ms']:.1f} ms**."
+                f"**{noop['overhead_p50_ms']:.1f} ms** (target under 10 ms: {'met' if noop['overhead_p50_ms'] < 10 else '**missed**'})."
             )
         else:
             why = noop["ours-code-defaults"].get("unavailable") or noop["ours-code-defaults"].get("failed")
@@ -393,12 +380,14 @@ def report(results: Dict, levels: List[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_cells(figures: Dict, clients: int) -> str:
+def table_cells(figures: Dict, clients: int, min_answers: int = 0) -> str:
     errors = str(figures["errors"])
     if figures["error_kinds"]:
         errors += " (" + ", ".join(f"{kind}: {n}" for kind, n in figures["error_kinds"].items()) + ")"
     mark = FIRST_ROUND if first_round_only(figures, clients) else ""
-    return f"{figures['qps']:.2f} | {figures['ok']} | {ms(figures['p50_ms'])}{mark} | {ms(figures['p99_ms'])}{mark} | {errors}"
+    few = FEW if figures["ok"] < min_answers else ""
+    return (f"{figures['qps']:.3f} | {figures['ok']}{few} | {ms(figures['p50_ms'])}{mark} | {ms(figures['p99_ms'])}{mark} "
+            f"| {errors}")
 
 
 def first_round_only(figures: Dict, clients: int) -> bool:
@@ -411,34 +400,69 @@ def fmt_load(load) -> str:
 
 
 def ratios(results: Dict, levels: List[int]) -> List[str]:
+    """Each served variant against the in-process ceilings and the seed, then the issue's targets, met or missed."""
     lines = []
-    top = 16 if 16 in levels else max(levels)
     for size, variants in results["sizes"].items():
-        ceiling = variants.get("in-process") if "qps" in variants.get("in-process", {}) else None
-        blog = variants.get("blog", {}).get("levels", {}).get(top)
-        ours = {name: variants[name]["levels"][top] for name in OURS if top in variants.get(name, {}).get("levels", {})}
-        if ours:
+        ceilings = {name: variants[name] for name in IN_PROCESS if variants.get(name, {}).get("p50_ms")}
+        fp32 = ceilings.get("in-process")
+
+        def at(name: str, level: int) -> Optional[Dict]:
+            figures = variants.get(name, {}).get("levels", {}).get(level)
+            return figures if figures and figures["ok"] else None
+
+        seed_one = at("seed", 1)
+        for name in (name for name in SERVED if at(name, 1)):
+            p50, precision = at(name, 1)["p50_ms"], SERVED[name].precision
+            own = ceilings.get("in-process" if precision == "fp32" else "in-process-int8")
+            parts = [f"{p50 / own['p50_ms']:.2f} x in-process {precision}"] if own else []
+            if fp32 and own is not fp32:
+                parts.append(f"{p50 / fp32['p50_ms']:.2f} x in-process fp32")
+            if seed_one and name != "seed":
+                parts.append(f"{seed_one['p50_ms'] / p50:.1f} x faster than the seed")
+            lines.append(f"- {size}, 1 client, {name} ({precision}): p50 {ms(p50)} ms" + (": " + ", ".join(parts) if parts else "") + ".")
+        for level in levels:
+            ours = {name: at(name, level) for name in OURS if at(name, level)}
+            if not ours:
+                continue
             best = max(ours, key=lambda name: ours[name]["qps"])
             qps = ours[best]["qps"]
             # Answer counts beside each rate: with a slow reader a window holds few, and a ratio is only that precise.
-            parts = [f"- {size}, {top} clients: best of ours is {best}, {qps:.2f} questions/s ({ours[best]['ok']} answers)"]
-            if ceiling and ceiling["qps"]:
-                parts.append(f"**{qps / ceiling['qps']:.2f} x** the in-process ceiling ({ceiling['qps']:.2f}, {ceiling['ok']} answers)")
-            if blog and blog["qps"]:
-                parts.append(f"**{qps / blog['qps']:.2f} x** blog ({blog['qps']:.2f}, {blog['ok']} answers)")
-            elif blog:
-                parts.append("blog answered nothing in the window")
-            lines.append(": ".join(parts[:1]) + ("; " + ", ".join(parts[1:]) if parts[1:] else "") + ".")
-        at_one = {name: variants[name]["levels"][1] for name in OURS if 1 in variants.get(name, {}).get("levels", {})}
-        at_one = {name: figures for name, figures in at_one.items() if figures["p50_ms"] is not None}
-        if at_one and ceiling and ceiling["p50_ms"]:
-            best = min(at_one, key=lambda name: at_one[name]["p50_ms"])
-            p50 = at_one[best]["p50_ms"]
-            lines.append(
-                f"- {size}, 1 client: our p50 ({best}) {ms(p50)} ms / in-process p50 {ms(ceiling['p50_ms'])} ms = "
-                f"**{p50 / ceiling['p50_ms']:.2f}**."
-            )
+            parts = [f"{qps / fp32['qps']:.2f} x the in-process fp32 ceiling"] if fp32 else []
+            for baseline in ("seed", "blog"):
+                if at(baseline, level):
+                    parts.append(f"**{qps / at(baseline, level)['qps']:.1f} x** {baseline} ({at(baseline, level)['qps']:.3f}, "
+                                 f"{at(baseline, level)['ok']} answers)")
+            lines.append(f"- {size}, {level} client{'s' if level > 1 else ''}: best of ours is {best}, {qps:.3f} questions/s ({ours[best]['ok']} answers)"
+                         + (": " + ", ".join(parts) if parts else "") + ".")
+        lines += targets(size, variants, ceilings, at, levels)
     return lines
+
+
+def targets(size: str, variants: Dict, ceilings: Dict, at, levels: List[int]) -> List[str]:
+    """The targets of issue 9 that this run's rows can decide, each with its figure."""
+    checks = []
+    fp32, int8 = ceilings.get("in-process"), ceilings.get("in-process-int8")
+    served_int8 = {name: at(name, 1) for name in OURS if SERVED[name].precision == "int8" and at(name, 1)}
+    if served_int8:
+        best = min(served_int8, key=lambda name: served_int8[name]["p50_ms"])
+        p50 = served_int8[best]["p50_ms"]
+        if fp32:
+            checks.append((p50 / fp32["p50_ms"] <= 0.45, f"served int8 p50 at 1 client <= 0.45 x in-process fp32: "
+                                                         f"{best} {p50 / fp32['p50_ms']:.2f} x"))
+        if at("seed", 1):
+            checks.append((at("seed", 1)["p50_ms"] / p50 >= 12, f"served int8 p50 at 1 client >= 12 x faster than the seed: "
+                                                              f"{at('seed', 1)['p50_ms'] / p50:.1f} x"))
+    top = max(levels)
+    throughput = {name: at(name, top) for name in OURS if SERVED[name].precision == "int8" and at(name, top)}
+    if throughput and at("seed", top):
+        best = max(throughput, key=lambda name: throughput[name]["qps"])
+        ratio = throughput[best]["qps"] / at("seed", top)["qps"]
+        checks.append((ratio >= 12, f"{top} clients: best int8 ({best}) >= 12 x the seed's questions/s: {ratio:.1f} x"))
+    for name, ceiling in (("ours-code-defaults", fp32), ("ours-int8", int8)):
+        if at(name, 1) and ceiling:
+            ratio = at(name, 1)["p50_ms"] / ceiling["p50_ms"]
+            checks.append((ratio <= 1.15, f"lone client: {name} p50 within 15% of in-process {SERVED[name].precision}: {ratio:.2f} x"))
+    return [f"- {size} target {'met' if met else '**missed**'}: {text}." for met, text in checks]
 
 
 def plot(results: Dict, levels: List[int], path: Path) -> None:
@@ -458,13 +482,14 @@ def plot(results: Dict, levels: List[int], path: Path) -> None:
         qps_axis, p50_axis = axes[0][column], axes[1][column]
         missing = []
         for name, result in results["sizes"][size].items():
-            if name == "in-process":
+            if name in IN_PROCESS:
                 if "qps" not in result:
                     missing.append(name)
                     continue
-                qps_axis.axhline(result["qps"], color="black", linestyle="--", label="in-process ceiling")
+                style = {"color": "black", "linestyle": "--" if IN_PROCESS[name] == "fp32" else ":"}
+                qps_axis.axhline(result["qps"], label=f"{name} ceiling", **style)
                 if result["p50_ms"] is not None:
-                    p50_axis.axhline(result["p50_ms"], color="black", linestyle="--", label="in-process")
+                    p50_axis.axhline(result["p50_ms"], label=name, **style)
                 continue
             points = [(level, result["levels"][level]) for level in levels if level in result.get("levels", {})]
             if not points:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
@@ -18,6 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent  # the venv's `serve` and `ray`
 PORT = 8000  # serve_config.yaml's port, and `serve run`'s default
 URL = f"http://127.0.0.1:{PORT}"
+SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,25 @@ class Served:
     name: str
     target: List[str]  # what follows `serve run`
     ready: str = "health"  # "health": GET /health answers 200; "answer": POST / answers 200 (the blog has no /health)
+    env: Dict[str, str] = field(default_factory=dict)  # what this variant sets on top of the benchmark's environment
+    precision: str = "fp32"  # the reader precision it runs (auto is int8 on a CPU replica)
 
 
 SERVED: Dict[str, Served] = {
     served.name: served
     for served in [
         Served("blog", ["bench.blog_deployment:app"], ready="answer"),
+        # The configuration this product grew from: the blog's deployment over the seed's passages of 1000 words
+        # (the shared Wikipedia pages, split by the indexing pipeline), fp32.
+        Served(
+            "seed",
+            ["bench.blog_deployment:app"],
+            ready="answer",
+            env={"DOCUMENTS_PATH": str(SHARED_CORPUS), "SPLITTER_PARAMS_SPLIT_LENGTH": "1000", "SPLITTER_PARAMS_SPLIT_OVERLAP": "0"},
+        ),
         Served("ours-code-defaults", ["capitals:haystack_deployment"]),
-        Served("ours-serve-config", ["serve_config.yaml"]),
+        Served("ours-int8", ["capitals:haystack_deployment"], env={"READER_PRECISION": "int8"}, precision="int8"),
+        Served("ours-serve-config", ["serve_config.yaml"], precision="int8"),
         Served("ours-per-node", ["capitals:app", "mode=per_node", "batching=false"]),
         Served("ours-per-node-batched", ["capitals:app", "mode=per_node", "batching=true"]),
     ]

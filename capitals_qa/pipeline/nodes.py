@@ -30,6 +30,8 @@ class WordWindowSplitter(BaseComponent):
 
     def __init__(self, split_length: int = 200, split_overlap: int = 20):
         super().__init__()
+        # A <NODE>_PARAMS_<PARAM> variable (SPLITTER_PARAMS_SPLIT_LENGTH=1000) reaches here as text.
+        split_length, split_overlap = int(split_length), int(split_overlap)
         if split_length < 1 or not 0 <= split_overlap < split_length:
             raise ValueError(f"need split_length >= 1 and 0 <= split_overlap < split_length, got {split_length}, {split_overlap}")
         self.split_length = split_length

@@ -41,6 +41,15 @@ def test_splitter_makes_overlapping_windows_of_words():
     assert [p.meta for p in passages] == [{"name": "a.txt", "_split_id": i} for i in range(3)]
 
 
+def test_splitter_sizes_set_by_environment_variables_apply(corpus):
+    # SPLITTER_PARAMS_SPLIT_LENGTH=100 reaches the splitter as text, as every <NODE>_PARAMS_<PARAM> value does.
+    indexing = YamlPipelines(DEFAULT_PIPELINE_YAML, {"SPLITTER_PARAMS_SPLIT_LENGTH": "100", "SPLITTER_PARAMS_SPLIT_OVERLAP": "0"})
+    pipeline = indexing.load("indexing")
+    index_files(pipeline, collect_text_files([corpus / "Italy.txt"]), pipeline.get_document_store())
+    lengths = sorted(len(d.content.split()) for d in pipeline.get_document_store().get_all_documents())
+    assert lengths == [56, 100, 100, 100, 100]
+
+
 def test_passage_ids_depend_on_text_and_source_only():
     splitter = WordWindowSplitter(split_length=50, split_overlap=5)
     first = [p.id for p in splitter.split(Document(content=words(120), meta={"name": "a.txt"}))]
