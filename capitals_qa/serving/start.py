@@ -10,16 +10,20 @@ import os
 import time
 from typing import Dict
 
+import psutil
 import ray
 
 logger = logging.getLogger("ray.serve")
 
 
 def process_started() -> float:
-    """When this process was created, to 10 ms (psutil's create_time can be a second off on Linux)."""
-    with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
-        ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
-        return time.time() - float(uptime.read().split()[0]) + ticks / os.sysconf("SC_CLK_TCK")
+    """When this process was created: to 10 ms on Linux, where psutil's create_time can be a second off."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return time.time() - float(uptime.read().split()[0]) + ticks / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return psutil.Process().create_time()
 
 
 class StartPhases:
