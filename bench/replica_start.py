@@ -58,6 +58,8 @@ def config(args: Dict[str, str], replicas: int):
 
     return ServeDeploySchema.parse_obj({"applications": [{
         "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": args,
+        # As serve_config.yaml: replicas then run in a runtime_env of their own, which a spare worker must match.
+        "runtime_env": {"env_vars": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}},
         "deployments": [{"name": "Pipeline", "num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}}],
     }]})
 
@@ -157,7 +159,7 @@ def session(rows: List[dict], work: Path, model: Path, env: Dict[str, str], case
         port = probe.getsockname()[1]
     saved = dict(os.environ)
     # Replicas, the app builder and this process read the same environment.
-    os.environ.update({"READER_PARAMS_MODEL_NAME_OR_PATH": str(model), "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", **env})
+    os.environ.update({"READER_PARAMS_MODEL_NAME_OR_PATH": str(model), **env})
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
              _temp_dir=tempfile.mkdtemp(prefix="ray-", dir=work))
     logs = Path(ray._private.worker.global_worker.node.get_logs_dir_path())
