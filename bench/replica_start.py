@@ -1,12 +1,16 @@
 """How long a new replica of the embedded default takes to answer, with and without the store snapshot.
 
     .venv/bin/python -m bench.replica_start            # about 3 minutes on 2 cores; writes bench/results/replica_start.*
+    .venv/bin/python -m bench.replica_start --default  # only the default row (no results written)
 
-For each way of filling the store, one application with one replica is started and answers; then it is scaled
-to two replicas and timed until Serve reports the new one running (its constructor has loaded the reader and
-filled the store, and its first health check passed): that is when the autoscaler's new replica starts taking
-questions. Questions asked right after must all be answered. The reader is a random-weight model of
-roberta-base's shape (12 x 768), loaded from disk as a real one would be.
+For each way of filling the store, the application is deployed from a config (`capitals:app`, one `Pipeline`
+replica of 1 CPU) and answers; then the config is deployed again with `num_replicas: 2` and nothing else
+changed, which is what `serve deploy` and the autoscaler do: Serve adds one replica and keeps the others (the
+benchmark checks that no other replica was started). A replica's start is timed from that config change until
+the new replica has answered its first question, while two clients ask questions all along; the replica logs
+its phases (process created, imports done, constructor done, first health check, first answer) and the
+benchmark reads them back. The reader is a random-weight model of roberta-base's shape (12 x 768), loaded from
+disk as a real one would be.
 """
 import os
 
@@ -14,12 +18,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import json  # noqa: E402
+import re  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Dict, List  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -31,7 +38,10 @@ from capitals_qa.testing.models import build_qa_model  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 QUESTION = "Which river flows through Budapest?"
-QUESTIONS = 4  # asked right after the new replica runs; all must be answered
+APP = "start"
+# The autoscaler adds a replica well after the last one started; a warm spare worker needs this long to be ready.
+SETTLE_S = 15
+WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.pipeline", "RAY_num_workers_soft_limit": "16"}
 
 
 def in_memory_yaml(folder: Path) -> Path:
@@ -43,91 +53,170 @@ def in_memory_yaml(folder: Path) -> Path:
     return path
 
 
-def time_scale_up(name: str, env: dict, url: str) -> dict:
+def config(args: Dict[str, str], replicas: int):
+    from ray.serve.schema import ServeDeploySchema
+
+    return ServeDeploySchema.parse_obj({"applications": [{
+        "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": args,
+        # As serve_config.yaml: replicas then run in a runtime_env of their own, which a spare worker must match.
+        "runtime_env": {"env_vars": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}},
+        "deployments": [{"name": "Pipeline", "num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}}],
+    }]})
+
+
+def replica_logs(logs: Path) -> Dict[str, Path]:
+    return {path.name: path for path in (logs / "serve").glob(f"replica_{APP}_*.log")}
+
+
+def start_phases(log: Path) -> Dict[str, float]:
+    found = re.search(r"replica start: (\{.*?\})", log.read_text()) if log.exists() else None
+    return json.loads(found.group(1)) if found else {}
+
+
+def wait_running(replicas: int, timeout_s: float = 300) -> float:
     from ray import serve
 
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        app = serve.status().applications.get(APP)
+        if app and app.status == "RUNNING":
+            states = app.deployments["Pipeline"].replica_states
+            if states.get("RUNNING", 0) == replicas and len(states) == 1:
+                return time.time()
+        time.sleep(0.05)
+    raise TimeoutError(f"{replicas} Pipeline replicas not running after {timeout_s} s")
+
+
+def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict:
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
     from capitals_qa.serving.backends import load_served_pipeline
-    from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
-    os.environ.update(env)
-    settings = ServiceSettings()
+    client = _get_global_client()
+    asked = time.time()
+    client.deploy_apps(config(args, 1))
+    first = wait_running(1) - asked
+    assert requests.post(url, data=QUESTION, timeout=120).status_code == 200
+    before = replica_logs(logs)
 
-    def deploy(replicas: int) -> float:
-        started = time.perf_counter()
-        # The Pipeline deployment holds the store: its replicas are the ones that load it.
-        app = build_single_app(settings, {"num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}})
-        serve.run(app, name="start", route_prefix="/")  # returns once every replica is running
-        return time.perf_counter() - started
+    # Two clients keep asking, so the new replica gets a question as soon as the ingress knows of it.
+    answers: List[int] = []
+    stop = threading.Event()
 
-    first = deploy(1)
-    second = deploy(2)
-    answered = sum(requests.post(url, data=QUESTION, timeout=120).status_code == 200 for _ in range(QUESTIONS))
-    documents = requests.get(f"{url}/health", timeout=10).json()["document_count"]
-    serve.delete("start")
+    def ask() -> None:
+        while not stop.is_set():
+            response = requests.post(url, data=QUESTION, timeout=120)
+            answers.append(response.status_code)
+            if response.status_code != 200:  # a busy replica's 503: wait, but briefly, to see the new one soon
+                time.sleep(0.25)
+
+    clients = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in clients:
+        thread.start()
+    time.sleep(SETTLE_S)
+    asked = time.time()
+    client.deploy_apps(config(args, 2))
+    running = wait_running(2)
+    new = set(replica_logs(logs)) - set(before)
+    assert len(new) == 1, f"scaling to 2 started {sorted(new)}, not one new Pipeline replica"
+    log = replica_logs(logs)[new.pop()]
+    deadline = time.time() + 120
+    while "first_answer" not in start_phases(log) and time.time() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    for thread in clients:
+        thread.join()
+    phases = start_phases(log)
+    documents = requests.get(f"{url}/health", timeout=30).json()["document_count"]
+    serve.delete(APP)
+
     # The part of a replica's start that is ours: the same load in this process, whose imports are done.
     started = time.perf_counter()
-    load_served_pipeline(settings)
+    load_served_pipeline(ServiceSettings(**args))
     load = time.perf_counter() - started
-    for key in env:
-        os.environ.pop(key)
-    return {"row": name, "first_replica_s": round(first, 1), "new_replica_s": round(second, 1),
-            "pipeline_load_s": round(load, 1), "answered": f"{answered}/{QUESTIONS}", "documents": documents}
+    since = {phase: round(at - asked, 2) for phase, at in phases.items()}
+    return {"row": name, "first_replica_s": round(first, 1), "running_s": round(running - asked, 1),
+            "takes_questions_s": since.get("first_question"), "answers_s": since.get("first_answer"), "phases_s": since, "pipeline_load_s": round(load, 1),
+            "answered": f"{answers.count(200)}/{len(answers)}", "documents": documents}
 
 
 def import_seconds() -> float:
     """What a new replica process spends importing the serving code (torch, transformers, Haystack, Ray Serve)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.ingress"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.pipeline"], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
-def main() -> None:
+def session(rows: List[dict], work: Path, model: Path, env: Dict[str, str], cases: List[tuple]) -> None:
+    """One Ray instance started with `env` (its workers inherit it), and the cases timed in it."""
     import ray
     from ray import serve
 
-    work = Path(tempfile.mkdtemp(prefix="replica-start-"))
-    model = build_qa_model(work / "model", size="base")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    saved = dict(os.environ)
+    # Replicas, the app builder and this process read the same environment.
+    os.environ.update({"READER_PARAMS_MODEL_NAME_OR_PATH": str(model), **env})
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             _temp_dir=tempfile.mkdtemp(prefix="ray-", dir=work))
+    logs = Path(ray._private.worker.global_worker.node.get_logs_dir_path())
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    reader = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(model)}
-    cache = str(work / "cache")
-    rows = [
-        time_scale_up("InMemoryDocumentStore, indexed at every start (before)",
-                      {**reader, "PIPELINE_YAML": str(in_memory_yaml(work)), "STORE_CACHE_DIR": ""}, url),
-        time_scale_up("SparseBM25DocumentStore, indexed at every start (STORE_CACHE_DIR empty)",
-                      {**reader, "STORE_CACHE_DIR": ""}, url),
-        time_scale_up("SparseBM25DocumentStore, snapshot built by the first replica, loaded by the new one (default)",
-                      {**reader, "STORE_CACHE_DIR": cache}, url),
-    ]
+    for name, args in cases:
+        rows.append(time_scale_up(name, args, f"http://127.0.0.1:{port}", logs))
     serve.shutdown()
     ray.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def main() -> None:
+    only_default = "--default" in sys.argv
+    work = Path(tempfile.mkdtemp(prefix="replica-start-"))
+    model = build_qa_model(work / "model", size="base")
+    cache = str(work / "cache")
+    default = "SparseBM25DocumentStore, snapshot built by the first replica, loaded by the new one (default)"
+    rows: List[dict] = []
+    before = [
+        ("InMemoryDocumentStore, indexed at every start (before)", {"pipeline": str(in_memory_yaml(work)), "store_cache": ""}),
+        ("SparseBM25DocumentStore, indexed at every start (STORE_CACHE_DIR empty)", {"store_cache": ""}),
+    ]
+    session(rows, work, model, {}, ([] if only_default else before) + [(default, {"store_cache": cache})])
+    session(rows, work, model, WARM_WORKERS, [(default + ", Ray started with warm workers", {"store_cache": cache})])
     imports = import_seconds()
+    load = os.getloadavg()
     snapshot = next(Path(cache).glob("*.store.npz"))
     lines = [
         "# Time until a new replica of the embedded default answers",
         "",
         f"Measured by `python -m bench.replica_start` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
-        " (shared with other work while it ran), reader of roberta-base shape loaded from disk,"
-        " the shipped Wikipedia passages. `new replica`: from asking Serve for a second replica until Serve reports it"
-        " running (it then takes questions). `pipeline load`: the replica constructor's work (reader, store) timed"
-        " in the benchmark's own process; the rest of a replica's start is Ray starting a worker process and"
-        f" importing torch, transformers and Haystack ({imports:.1f} s in a fresh process).",
+        f" shared with other work (load average {load[0]:.1f} at the end), reader of roberta-base shape loaded from disk (fp32, one thread),"
+        " the shipped Wikipedia passages. A new replica's start is timed from the config change that asks Serve for"
+        " a second `Pipeline` replica (only `num_replicas` changes, as when the autoscaler adds one; no other replica"
+        f" restarts), {SETTLE_S} s after the first one runs, two clients asking all along (after a 503, again 0.25 s later). Phases, in seconds after"
+        " the change, as the new replica logged them: `process`: its Ray worker process was created (negative: an"
+        " idle worker that was there before); `constructor`: Serve started our constructor (imports done);"
+        " `constructed`: reader loaded, store filled; `health_checked`: Serve's first health check; `first_question`:"
+        " the first question reached it (it takes questions); `first_answer`: it answered it (one question's compute"
+        " on one core). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
+        f" the benchmark's own process. Importing the serving code in a fresh process takes {imports:.1f} s."
+        " Warm workers: Ray started with"
+        f" {' '.join(f'`{k}={v}`' for k, v in WARM_WORKERS.items())} (README, \"Serve your own corpus\").",
         "",
-        "| store | documents | first replica (s) | new replica (s) | pipeline load (s) | answered after |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *[f"| {r['row']} | {r['documents']} | {r['first_replica_s']} | {r['new_replica_s']} | {r['pipeline_load_s']} "
+        "| store | documents | first replica (s) | new replica takes questions (s) | answers (s) | running (s) | phases (s) | pipeline load (s) | answered |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *[f"| {r['row']} | {r['documents']} | {r['first_replica_s']} | {r['takes_questions_s']} | {r['answers_s']} "
+          f"| {r['running_s']} | {', '.join(f'{k} {v}' for k, v in r['phases_s'].items())} | {r['pipeline_load_s']} "
           f"| {r['answered']} |" for r in rows],
         "",
         f"Snapshot: {snapshot.stat().st_size / 1e6:.1f} MB ({snapshot.name}).",
     ]
-    (RESULTS / "replica_start.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "replica_start.json").write_text(json.dumps({"imports_s": round(imports, 1), "rows": rows}, indent=2) + "\n")
     print("\n".join(lines))
+    if not only_default:
+        (RESULTS / "replica_start.md").write_text("\n".join(lines) + "\n")
+        (RESULTS / "replica_start.json").write_text(json.dumps({"imports_s": round(imports, 1), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

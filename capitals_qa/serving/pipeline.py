@@ -12,6 +12,7 @@ from capitals_qa.api.routers.questions import root_cause
 from capitals_qa.serving.backends import STORE_METHODS, LocalPipeline, store_problem_now
 from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, MODEL_REPLICA, assigned_cpus
 from capitals_qa.serving.metrics import RayQAMetrics
+from capitals_qa.serving.start import StartPhases, leave_warm_worker
 from capitals_qa.serving.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -19,13 +20,19 @@ from capitals_qa.settings import ServiceSettings
 @serve.deployment(name="Pipeline", ray_actor_options=MODEL_REPLICA, max_ongoing_requests=32, **GRACEFUL_SHUTDOWN)
 class PipelineReplica:
     def __init__(self, settings: ServiceSettings):
+        self.start = StartPhases()
         # Node latencies are timed where the nodes run; the ingress counts the questions.
         queue = QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s)
         self.local = LocalPipeline(settings, TorchWorkers(assigned_cpus(), queue), RayQAMetrics())
+        self.start.mark("constructed")
+        leave_warm_worker()
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        self.start.mark("first_question")
         try:
-            return await self.local.run(query, params, debug)
+            answer = await self.local.run(query, params, debug)
+            self.start.answered()
+            return answer
         except (Overloaded, Unavailable):
             raise  # the service's state (503), not the question's: sent as they are
         except Exception as error:
@@ -54,3 +61,4 @@ class PipelineReplica:
         problem = await store_problem_now(self.local.store)
         if problem:
             raise RuntimeError(problem)
+        self.start.mark("health_checked")

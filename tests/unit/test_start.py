@@ -1,0 +1,36 @@
+"""A replica's start phases (capitals_qa/serving/start.py), without Ray."""
+import logging
+import time
+
+import psutil
+import ray
+
+from capitals_qa.serving.start import StartPhases, leave_warm_worker, process_started
+
+
+def test_process_started_is_this_process_creation():
+    started = process_started()
+    assert started <= time.time()
+    # psutil rounds the boot time, so it may be a second off; /proc's ticks are not.
+    assert abs(started - psutil.Process().create_time()) < 2
+
+
+def test_phases_keep_their_first_time_and_are_logged_once(caplog):
+    phases = StartPhases()
+    phases.mark("constructed")
+    first = phases.times["constructed"]
+    phases.mark("constructed")
+    assert phases.times["constructed"] == first
+    with caplog.at_level(logging.INFO, logger="ray.serve"):
+        phases.answered()
+        phases.answered()
+    lines = [record.getMessage() for record in caplog.records if "replica start" in record.getMessage()]
+    assert len(lines) == 1
+    assert '"process"' in lines[0] and '"constructed"' in lines[0] and '"first_answer"' in lines[0]
+
+
+def test_no_spare_worker_unless_ray_preloads_the_serving_code(monkeypatch):
+    monkeypatch.delenv("RAY_preload_python_modules", raising=False)
+    monkeypatch.setenv("RAY_num_workers_soft_limit", "16")
+    leave_warm_worker()  # would start Ray here if it asked for a spare
+    assert not ray.is_initialized()
