@@ -57,7 +57,8 @@ def config(args: Dict[str, str], replicas: int):
     from ray.serve.schema import ServeDeploySchema
 
     return ServeDeploySchema.parse_obj({"applications": [{
-        "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": args,
+        # reader_precision as serve_config.yaml, whose autoscaler adds the replicas: int8 on these CPU replicas.
+        "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": {"reader_precision": "auto", **args},
         # As serve_config.yaml: replicas then run in a runtime_env of their own, which a spare worker must match.
         "runtime_env": {"env_vars": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}},
         "deployments": [{"name": "Pipeline", "num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}}],
@@ -174,6 +175,7 @@ def session(rows: List[dict], work: Path, model: Path, env: Dict[str, str], case
 
 def main() -> None:
     only_default = "--default" in sys.argv
+    started_load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="replica-start-"))
     model = build_qa_model(work / "model", size="base")
     cache = str(work / "cache")
@@ -192,7 +194,7 @@ def main() -> None:
         "# Time until a new replica of the embedded default answers",
         "",
         f"Measured by `python -m bench.replica_start` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
-        f" shared with other work (load average {load[0]:.1f} at the end), reader of roberta-base shape loaded from disk (fp32, one thread),"
+        f" (load average {started_load[0]:.1f} at the start, {load[0]:.1f} at the end), reader of roberta-base shape loaded from disk (`reader_precision: auto` as in serve_config.yaml: int8 here; one thread),"
         " the shipped Wikipedia passages. A new replica's start is timed from the config change that asks Serve for"
         " a second `Pipeline` replica (only `num_replicas` changes, as when the autoscaler adds one; no other replica"
         f" restarts), {SETTLE_S} s after the first one runs, two clients asking all along (after a 503, again 0.25 s later). Phases, in seconds after"
@@ -200,7 +202,7 @@ def main() -> None:
         " idle worker that was there before); `constructor`: Serve started our constructor (imports done);"
         " `constructed`: reader loaded, store filled; `health_checked`: Serve's first health check; `first_question`:"
         " the first question reached it (it takes questions); `first_answer`: it answered it (one question's compute"
-        " on one core). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
+        " on one core, queued behind none). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
         f" the benchmark's own process. Importing the serving code in a fresh process takes {imports:.1f} s."
         " Warm workers: Ray started with"
         f" {' '.join(f'`{k}={v}`' for k, v in WARM_WORKERS.items())} (README, \"Serve your own corpus\").",
