@@ -1,7 +1,6 @@
 """`serve run` as a user runs it, in a Ray of its own: a pipeline that cannot load stops at once, non-zero,
 its last line saying what to do; while the service starts, a client gets nothing it could mistake for an
 answer; with API_KEY set, every route but the health checks needs the key."""
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
-from helpers import SMALL_DOCUMENTS, free_port
+from helpers import free_port
 
 SERVE = Path(sys.executable).parent / "serve"
 API_KEY = "test-key-0123456789abcdef"
@@ -22,7 +21,7 @@ QUESTION = "What is the capital of Italy?"
 # Ray's proxy answers its own plain-text 404 from the moment it listens until the application's route is
 # deployed: with a config file, while Serve's controller imports the application and runs its builder.
 # Measured here (2 shared cores): see README, "Overload, time limits and readiness".
-RAY_404_BOUND_S = 45
+RAY_404_BOUND_S = 30
 
 
 def test_serve_run_with_a_model_it_cannot_load_exits_non_zero_within_60_s_naming_the_model():
@@ -53,16 +52,18 @@ def answer_kind(response: requests.Response) -> str:
 
 @pytest.fixture(scope="module")
 def starting_service(qa_model, tmp_path_factory):
-    """`API_KEY=... serve run --address local <config>`: serve_config.yaml on a free port, the local model, a
-    small corpus; polled with questions from the moment `serve run` is launched until one is answered."""
+    """`API_KEY=... serve run --address local <config>`: serve_config.yaml on a free port, with the local model;
+    polled with questions from the moment `serve run` is launched until one is answered.
+
+    The Pipeline replica indexes the 20k bundled passages at its start (no snapshot), as a replica of a real
+    model takes longer to start than the ingress: the stretch where the ingress runs and the pipeline not yet.
+    """
     folder = tmp_path_factory.mktemp("serve-run")
-    documents = folder / "documents.jsonl"
-    documents.write_text("\n".join(json.dumps(record) for record in SMALL_DOCUMENTS))
     config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
     port = free_port()
     config["http_options"].update(host="127.0.0.1", port=port)
     (app,) = config["applications"]
-    app["args"]["documents"] = str(documents)
+    app["args"]["store_cache"] = ""
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     (folder / "serve_config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
@@ -116,9 +117,12 @@ def test_while_it_starts_a_client_gets_refused_then_rays_404_briefly_then_a_json
     order = ["refused", "ray-404", "starting-503", "200"]
     assert all(kind in order for kind in kinds), runs
     assert kinds == sorted(kinds, key=order.index) and len(set(kinds)) == len(kinds), runs
+    assert "starting-503" in kinds, runs  # the ingress ran before the pipeline, and said so instead of holding the question
     for kind, first, last, _ in runs:
         if kind == "ray-404":
             assert last - first < RAY_404_BOUND_S, runs
+    # The longest a question was held: at the proxy, while the ingress replica itself started.
+    print("longest wait for an answer: %.1f s" % max(answered - sent for sent, answered, _ in answers))
 
 
 def test_api_key_is_needed_on_every_route_but_the_health_checks(starting_service):
@@ -130,6 +134,6 @@ def test_api_key_is_needed_on_every_route_but_the_health_checks(starting_service
     assert requests.post(f"{url}/query", json={"query": QUESTION}, timeout=60).status_code == 401
     for headers in ({"Authorization": f"Bearer {API_KEY}"}, {"X-API-Key": API_KEY}):
         answered = requests.post(url, data=QUESTION, headers=headers, timeout=60)
-        assert answered.status_code == 200 and answered.text in " ".join(d["content"] for d in SMALL_DOCUMENTS), answered.text
+        assert answered.status_code == 200 and answered.text, answered.text
     assert requests.get(f"{url}/health", timeout=30).status_code == 200
     assert requests.get(f"{url}/initialized", timeout=30).json() is True
