@@ -152,21 +152,21 @@ class RemotePipeline(StoreMethods):
         self._rules: Optional[ParamsRules] = None
 
     async def _store(self, method: str, *args: Any) -> Any:
-        self.startup.check()
+        await self.startup.check()
         return await self.pipeline.store_call.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        self.startup.check()
+        await self.startup.check()
         return raise_refusal(await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question"))
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:
-            self.startup.check()
+            await self.startup.check()
             self._rules = await call_replica(lambda: self.pipeline.params_rules.remote(), "params_rules")
         return self._rules
 
     async def problems(self) -> List[str]:
-        if starting := self.startup.not_started():
+        if starting := await self.startup.not_started():
             return [starting]
         # As long as a replica's store may take to answer, and a little longer: a busy replica is not down.
         timeout_s = STORE_CHECK_TIMEOUT_S + 1
@@ -176,7 +176,7 @@ class RemotePipeline(StoreMethods):
             return [f"no Pipeline replica answered within {timeout_s} s"]
 
     async def describe(self) -> Dict[str, Any]:
-        self.startup.check()
+        await self.startup.check()
         return await call_replica(lambda: self.pipeline.describe.remote(), "describe")
 
 
@@ -198,11 +198,11 @@ class NodeChain(StoreMethods):
     async def _store(self, method: str, *args: Any) -> Any:
         if self.store_node is None:
             raise NotImplementedError(f"{method} (no node of the query pipeline reads a document store)")
-        self.startup.check()
+        await self.startup.check()
         return await self.nodes[self.store_node].store_call.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        self.startup.check()
+        await self.startup.check()
         # A node's refusal (Overloaded: its queue is full) is the service's state: it reaches the client as it is.
         return await run_chain(self.root, self.chain, self._call_node, query, params, debug, pass_through=(Overloaded, Unavailable))
 
@@ -217,7 +217,7 @@ class NodeChain(StoreMethods):
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:
-            self.startup.check()
+            await self.startup.check()
             described = await self._describe_nodes(timeout_s=None)
             ignored: Dict[str, str] = {}
             for info in described.values():
@@ -228,13 +228,13 @@ class NodeChain(StoreMethods):
     async def problems(self) -> List[str]:
         # As long as a store may take to answer (STORE_CHECK_TIMEOUT_S), and a little longer: a node that is
         # merely busy is not down.
-        if starting := self.startup.not_started():
+        if starting := await self.startup.not_started():
             return [starting]
         described = await self._describe_nodes(timeout_s=STORE_CHECK_TIMEOUT_S + 1)
         return [f"node {name}: {info.get('reason', 'not ready')}" for name, info in described.items() if not info.get("ready")]
 
     async def describe(self) -> Dict[str, Any]:
-        self.startup.check()
+        await self.startup.check()
         described = await self._describe_nodes(timeout_s=2)
         counts = [info["document_count"] for info in described.values() if info.get("document_count") is not None]
         return {
