@@ -4,7 +4,7 @@ Per-node serving runs each node in a deployment of its own; `run_chain` is `Pipe
 the node calls handed in, so answers are the same as when the whole pipeline runs in one process.
 """
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type
 
 from capitals_qa.pipeline.haystack_internals import root_node, run_node
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
@@ -47,10 +47,12 @@ def node_chain(pipelines: YamlPipelines, pipeline_name: str) -> Tuple[str, List[
 
 
 async def run_chain(
-    root: str, chain: List[str], call_node: NodeCall, query: str, params: Optional[Dict[str, Any]], debug: bool
+    root: str, chain: List[str], call_node: NodeCall, query: str, params: Optional[Dict[str, Any]], debug: bool,
+    pass_through: Tuple[Type[BaseException], ...] = (),
 ) -> Dict[str, Any]:
     """Pipeline.run(query, params, debug) for a chain: each node gets the previous node's output, and every node
-    gets the request's debug flag in its params, as Pipeline.run gives it."""
+    gets the request's debug flag in its params, as Pipeline.run gives it. A node's error is wrapped as
+    Pipeline.run wraps it, except those of the `pass_through` types, raised as they are."""
     node_input: Dict[str, Any] = {"root_node": root, "params": params, "query": query}
     for node_id in [root, *chain]:
         node_input["node_id"] = node_id
@@ -62,6 +64,8 @@ async def run_chain(
                 output, _ = run_node(root_node(root), node_input)
             else:
                 output, _ = await call_node(node_id, node_input)
+        except pass_through:
+            raise
         except Exception as error:
             raise Exception(f"Exception while running node '{node_id}': {error}") from error
         if "_debug" in output and node_id in output["_debug"]:

@@ -20,7 +20,9 @@ from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters, store_problem
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_served_pipelines
 from capitals_qa.serving.defaults import has_gpu
+from capitals_qa.serving.refusals import raise_refusal
 from capitals_qa.serving.retry import call_replica
+from capitals_qa.serving.startup import StartupGate
 from capitals_qa.serving.workers import TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -146,20 +148,26 @@ class RemotePipeline(StoreMethods):
 
     def __init__(self, pipeline: DeploymentHandle):
         self.pipeline = pipeline
+        self.startup = StartupGate([pipeline])
         self._rules: Optional[ParamsRules] = None
 
     async def _store(self, method: str, *args: Any) -> Any:
+        await self.startup.check()
         return await self.pipeline.store_call.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        return await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question")
+        await self.startup.check()
+        return raise_refusal(await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question"))
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:
+            await self.startup.check()
             self._rules = await call_replica(lambda: self.pipeline.params_rules.remote(), "params_rules")
         return self._rules
 
     async def problems(self) -> List[str]:
+        if starting := await self.startup.not_started():
+            return [starting]
         # As long as a replica's store may take to answer, and a little longer: a busy replica is not down.
         timeout_s = STORE_CHECK_TIMEOUT_S + 1
         try:
@@ -168,6 +176,7 @@ class RemotePipeline(StoreMethods):
             return [f"no Pipeline replica answered within {timeout_s} s"]
 
     async def describe(self) -> Dict[str, Any]:
+        await self.startup.check()
         return await call_replica(lambda: self.pipeline.describe.remote(), "describe")
 
 
@@ -183,27 +192,32 @@ class NodeChain(StoreMethods):
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
         self.store_node = store_node
+        self.startup = StartupGate(nodes.values())
         self._rules: Optional[ParamsRules] = None
 
     async def _store(self, method: str, *args: Any) -> Any:
         if self.store_node is None:
             raise NotImplementedError(f"{method} (no node of the query pipeline reads a document store)")
+        await self.startup.check()
         return await self.nodes[self.store_node].store_call.remote(method, *args)
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        return await run_chain(self.root, self.chain, self._call_node, query, params, debug)
+        await self.startup.check()
+        # A node's refusal (Overloaded: its queue is full) is the service's state: it reaches the client as it is.
+        return await run_chain(self.root, self.chain, self._call_node, query, params, debug, pass_through=(Overloaded, Unavailable))
 
     async def _call_node(self, name: str, node_input: Dict[str, Any]):
         started = time.perf_counter()
         try:
             # The replica got a copy of node_input (serialized), so the same input can go to another replica.
-            return await call_replica(lambda: self.nodes[name].run.remote(node_input), f"node {name}")
+            return raise_refusal(await call_replica(lambda: self.nodes[name].run.remote(node_input), f"node {name}"))
         finally:
             # The node's time as the ingress sees it: its queue and the hop to its replica included.
             self.metrics.node_latency(name, time.perf_counter() - started)
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:
+            await self.startup.check()
             described = await self._describe_nodes(timeout_s=None)
             ignored: Dict[str, str] = {}
             for info in described.values():
@@ -214,10 +228,13 @@ class NodeChain(StoreMethods):
     async def problems(self) -> List[str]:
         # As long as a store may take to answer (STORE_CHECK_TIMEOUT_S), and a little longer: a node that is
         # merely busy is not down.
+        if starting := await self.startup.not_started():
+            return [starting]
         described = await self._describe_nodes(timeout_s=STORE_CHECK_TIMEOUT_S + 1)
         return [f"node {name}: {info.get('reason', 'not ready')}" for name, info in described.items() if not info.get("ready")]
 
     async def describe(self) -> Dict[str, Any]:
+        await self.startup.check()
         described = await self._describe_nodes(timeout_s=2)
         counts = [info["document_count"] for info in described.values() if info.get("document_count") is not None]
         return {

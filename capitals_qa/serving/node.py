@@ -1,26 +1,30 @@
 """PipelineNode (per_node mode): one node of the query pipeline, and the document store it reads, per replica."""
 import functools
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from haystack.nodes import FARMReader
 from ray import serve
 
+from capitals_qa.api.backend import Overloaded
 from capitals_qa.pipeline.haystack_internals import run_node
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
 from capitals_qa.serving.backends import STORE_METHODS, open_served_store, store_problem_now
 from capitals_qa.serving.batching import ReaderBatcher
+from capitals_qa.serving.refusals import ACCESS_LOG_OFF, Refusal
 from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, LIGHT_REPLICA, assigned_cpus, has_gpu
-from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.serving.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ReaderBatching, ServiceSettings
 
 
-@serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, **GRACEFUL_SHUTDOWN)
+@serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, logging_config=ACCESS_LOG_OFF, **GRACEFUL_SHUTDOWN)
 class PipelineNode:
     def __init__(self, settings: ServiceSettings, node_name: str):
-        self.workers = TorchWorkers(assigned_cpus())
+        # The same time-bounded queue as a Pipeline replica's: a question that would wait past max_queue_wait_s
+        # for this node's workers is refused at once (a JSON 503 from the ingress), not queued.
+        self.workers = TorchWorkers(assigned_cpus(), QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s))
         self.name = node_name
         pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
         self.component = pipelines.component(node_name)
@@ -40,13 +44,16 @@ class PipelineNode:
         if self.batcher is not None:
             self.batcher.configure(ReaderBatching.parse_obj(config or {}), has_gpu())
 
-    async def run(self, node_input: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+    async def run(self, node_input: Dict[str, Any]) -> Union[Tuple[Dict[str, Any], str], Refusal]:
         """What `Pipeline.run` does for this node, with the previous node's output."""
         run = functools.partial(run_node, self.component, node_input)
-        if self.batcher is not None and self.batcher.enabled:
-            return await self.batcher.run(run)
-        debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
-        return await self.workers.run(run, exclusive=bool(debug))
+        try:
+            if self.batcher is not None and self.batcher.enabled:
+                return await self.batcher.run(run)
+            debug = ((node_input.get("params") or {}).get(self.name) or {}).get("debug")
+            return await self.workers.run(run, exclusive=bool(debug))
+        except Overloaded as refusal:
+            return refusal  # returned, not raised: see serving/refusals.py
 
     async def store_call(self, method: str, *args: Any) -> Any:
         """A ServedStore method (upload, documents, delete, write_label, labels, delete_labels) on this replica's store."""

@@ -3,7 +3,7 @@
 The hop from the ingress is what lets a question outlive the replica running it: Serve's HTTP proxy answers
 500 when the replica holding a request dies, while the ingress can ask another replica (serving/retry.py).
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from ray import serve
 
@@ -12,12 +12,14 @@ from capitals_qa.api.routers.questions import root_cause
 from capitals_qa.serving.backends import STORE_METHODS, LocalPipeline, store_problem_now
 from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, MODEL_REPLICA, assigned_cpus
 from capitals_qa.serving.metrics import RayQAMetrics
-from capitals_qa.serving.start import StartPhases, leave_warm_worker
+from capitals_qa.serving.refusals import ACCESS_LOG_OFF, Refusal
+from capitals_qa.serving.replica_start import StartPhases, leave_warm_worker
 from capitals_qa.serving.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
 
-@serve.deployment(name="Pipeline", ray_actor_options=MODEL_REPLICA, max_ongoing_requests=32, **GRACEFUL_SHUTDOWN)
+@serve.deployment(name="Pipeline", ray_actor_options=MODEL_REPLICA, max_ongoing_requests=32, logging_config=ACCESS_LOG_OFF,
+                  **GRACEFUL_SHUTDOWN)
 class PipelineReplica:
     def __init__(self, settings: ServiceSettings):
         self.start = StartPhases()
@@ -27,14 +29,14 @@ class PipelineReplica:
         self.start.mark("constructed")
         leave_warm_worker()
 
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Union[Dict[str, Any], Refusal]:
         self.start.mark("first_question")
         try:
             answer = await self.local.run(query, params, debug)
             self.start.answered()
             return answer
-        except (Overloaded, Unavailable):
-            raise  # the service's state (503), not the question's: sent as they are
+        except (Overloaded, Unavailable) as refusal:
+            return refusal  # the service's state (503), not the question's: returned, see serving/refusals.py
         except Exception as error:
             # Ray sends an exception to the caller without its chain (__cause__), and the ingress tells a bad
             # parameter (400) from a failure (500) by the chain's first error: send that one. The replica's

@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
+import yaml
 
-from helpers import wait_until_ready
+from capitals_qa.settings import PROJECT_DIR
+from helpers import deploy_config, wait_until_ready
 
 SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 100}}}
 
@@ -43,6 +45,24 @@ def small_queue_url(serve_url, qa_url):
 
 
 @pytest.fixture(scope="module")
+def small_queue_per_node_url(serve_url, qa_model):
+    """The same limits in per-node mode, from its serve config; questions wait in the Reader's one worker."""
+    from ray import serve
+
+    app = yaml.safe_load((PROJECT_DIR / "serve_config.per_node.yaml").read_text())["applications"][0]
+    app.update(name="small-queue-per-node", route_prefix="/small-queue-per-node")
+    app["args"].update(max_waiting_questions=1, max_queue_wait_s=60, reader_precision="fp32")
+    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    reader = next(d for d in app["deployments"] if d["name"] == "Reader")
+    reader["ray_actor_options"]["num_cpus"] = 1
+    deploy_config([app])
+    url = f"{serve_url}/small-queue-per-node"
+    wait_until_ready(url)
+    yield url
+    serve.delete("small-queue-per-node")
+
+
+@pytest.fixture(scope="module")
 def short_limit_url(serve_url, qa_url):
     from ray import serve
 
@@ -51,7 +71,9 @@ def short_limit_url(serve_url, qa_url):
 
 
 def queue(url):
-    return requests.get(f"{url}/health", timeout=10).json()["queue"]
+    """Where questions wait: the Pipeline replica's queue, or in per-node mode the Reader's."""
+    health = requests.get(f"{url}/health", timeout=10).json()
+    return health["queue"] or health["node_status"]["Reader"]["queue"]
 
 
 def wait_idle(url, timeout_s=60):
@@ -73,7 +95,9 @@ def wait_for(condition, timeout_s=30, what=""):
     pytest.fail(f"not within {timeout_s} s: {what}")
 
 
-def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(small_queue_url):
+@pytest.mark.parametrize("app", ["small_queue_url", "small_queue_per_node_url"], ids=["single", "per_node"])
+def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(app, request):
+    small_queue_url = request.getfixturevalue(app)
     with ThreadPoolExecutor(2) as pool:
         running = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
         wait_for(lambda: queue(small_queue_url)["running"] == 1)

@@ -1,11 +1,11 @@
-"""A replica's start phases (capitals_qa/serving/start.py), without Ray."""
+"""A replica's start phases (capitals_qa/serving/replica_start.py), without Ray."""
 import logging
 import time
 
 import psutil
 import ray
 
-from capitals_qa.serving.start import StartPhases, leave_warm_worker, process_started
+from capitals_qa.serving.replica_start import StartPhases, leave_warm_worker, process_started
 
 
 def test_process_started_is_this_process_creation():

@@ -1,0 +1,139 @@
+"""`serve run` as a user runs it, in a Ray of its own: a pipeline that cannot load stops at once, non-zero,
+its last line saying what to do; while the service starts, a client gets nothing it could mistake for an
+answer; with API_KEY set, every route but the health checks needs the key."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from capitals_qa.settings import PROJECT_DIR
+from helpers import free_port
+
+SERVE = Path(sys.executable).parent / "serve"
+API_KEY = "test-key-0123456789abcdef"
+QUESTION = "What is the capital of Italy?"
+# Ray's proxy answers its own plain-text 404 from the moment it listens until the application's route is
+# deployed: with a config file, while Serve's controller imports the application and runs its builder.
+# Measured here (2 shared cores): see README, "Overload, time limits and readiness".
+RAY_404_BOUND_S = 30
+
+
+def test_serve_run_with_a_model_it_cannot_load_exits_non_zero_within_60_s_naming_the_model():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model"}
+    started = time.monotonic()
+    # --address: a Ray that is not there, so that a run the check failed to stop cannot deploy onto another
+    # cluster of this machine; it fails instead.
+    run = subprocess.run([str(SERVE), "run", "--address", f"127.0.0.1:{free_port()}", "capitals:haystack_deployment"],
+                         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=90)
+    took = time.monotonic() - started
+    last_line = (run.stdout + run.stderr).strip().splitlines()[-1]
+    assert run.returncode != 0 and took < 60, (run.returncode, took)
+    assert "Reader: model 'nobody/no-such-model' is not on disk or in the Hugging Face cache" in last_line
+    assert "READER_PARAMS_MODEL_NAME_OR_PATH=/path/to/model" in last_line
+
+
+def answer_kind(response: requests.Response) -> str:
+    """What a client got, in the words the start-up test checks: ray-404, starting-503, 200, or what else it was."""
+    if response.status_code == 404 and response.text.startswith("Path '/' not found"):
+        return "ray-404"
+    if response.status_code == 503 and response.headers.get("content-type") == "application/json":
+        if response.json()["errors"][0].startswith("starting: ") and int(response.headers["retry-after"]) >= 1:
+            return "starting-503"
+    if response.status_code == 200:
+        return "200"
+    return f"{response.status_code} {response.headers.get('content-type')} {response.text[:200]!r}"
+
+
+@pytest.fixture(scope="module")
+def starting_service(qa_model, tmp_path_factory):
+    """`API_KEY=... serve run --address local <config>`: serve_config.yaml on a free port, with the local model;
+    polled with questions from the moment `serve run` is launched until one is answered.
+
+    The Pipeline replica indexes the 20k bundled passages at its start (no snapshot), as a replica of a real
+    model takes longer to start than the ingress: the stretch where the ingress runs and the pipeline not yet.
+    """
+    folder = tmp_path_factory.mktemp("serve-run")
+    config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
+    port = free_port()
+    config["http_options"].update(host="127.0.0.1", port=port)
+    (app,) = config["applications"]
+    app["args"]["store_cache"] = ""
+    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    (folder / "serve_config.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
+    url = f"http://127.0.0.1:{port}"
+    # --address local: a Ray cluster of its own (2 CPUs: the config's Pipeline replica fits), never another's.
+    process = subprocess.Popen([str(SERVE), "run", "--address", "local", str(folder / "serve_config.yaml")], cwd=PROJECT_DIR, env=env,
+                               stdout=open(folder / "serve-run.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    launched = time.monotonic()
+    answers = []  # (seconds since launch when sent, when answered, kind)
+    try:
+        deadline = launched + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            sent = time.monotonic() - launched
+            try:
+                response = requests.post(url, data=QUESTION, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=120)
+                kind = answer_kind(response)
+            except requests.ConnectionError:
+                kind = "refused"
+            answers.append((sent, time.monotonic() - launched, kind))
+            if kind == "200":
+                break
+            time.sleep(0.2)
+        assert answers and answers[-1][2] == "200", f"not answered: {answers[-5:]}\n{(folder / 'serve-run.log').read_text()[-3000:]}"
+        yield url, answers
+    finally:
+        process.send_signal(signal.SIGINT)  # `serve run` shuts Serve and its Ray down on Ctrl-C
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def phases(answers):
+    """[(kind, first sent, last answered, count)] for each run of equal kinds, in order."""
+    runs = []
+    for sent, answered, kind in answers:
+        if runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1], answered, runs[-1][3] + 1)
+        else:
+            runs.append((kind, sent, answered, 1))
+    return runs
+
+
+def test_while_it_starts_a_client_gets_refused_then_rays_404_briefly_then_a_json_503_then_answers(starting_service):
+    _, answers = starting_service
+    runs = phases(answers)
+    print("\nstart-up, seconds since `serve run` was launched:", [(kind, round(first, 1), round(last, 1), n) for kind, first, last, n in runs])
+    kinds = [kind for kind, *_ in runs]
+    # Each kind in one stretch, in this order; a stretch may be missing (a poll takes time, the machine is busy).
+    order = ["refused", "ray-404", "starting-503", "200"]
+    assert all(kind in order for kind in kinds), runs
+    assert kinds == sorted(kinds, key=order.index) and len(set(kinds)) == len(kinds), runs
+    assert "starting-503" in kinds, runs  # the ingress ran before the pipeline, and said so instead of holding the question
+    for kind, first, last, _ in runs:
+        if kind == "ray-404":
+            assert last - first < RAY_404_BOUND_S, runs
+    # The longest a question was held: at the proxy, while the ingress replica itself started.
+    print("longest wait for an answer: %.1f s" % max(answered - sent for sent, answered, _ in answers))
+
+
+def test_api_key_is_needed_on_every_route_but_the_health_checks(starting_service):
+    url, _ = starting_service
+    for headers in ({}, {"Authorization": "Bearer wrong-key-0123456789"}, {"X-API-Key": "wrong-key-0123456789"}):
+        refused = requests.post(url, data=QUESTION, headers=headers, timeout=60)
+        assert refused.status_code == 401 and refused.headers["content-type"] == "application/json", refused.text
+        assert "API key" in refused.json()["errors"][0] and refused.headers["www-authenticate"].startswith("Bearer")
+    assert requests.post(f"{url}/query", json={"query": QUESTION}, timeout=60).status_code == 401
+    for headers in ({"Authorization": f"Bearer {API_KEY}"}, {"X-API-Key": API_KEY}):
+        answered = requests.post(url, data=QUESTION, headers=headers, timeout=60)
+        assert answered.status_code == 200 and answered.text, answered.text
+    assert requests.get(f"{url}/health", timeout=30).status_code == 200
+    assert requests.get(f"{url}/initialized", timeout=30).json() is True
