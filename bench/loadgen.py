@@ -42,11 +42,19 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
+# A client told 503 waits as told (Retry-After) before its next question, a second at most: a closed loop that
+# asked again at once would spend the server's cores on refusals and measure that instead of answering.
+RETRY_AFTER_CAP_S = 1.0
+
+
 async def ask(session: aiohttp.ClientSession, url: str, question: str) -> Optional[str]:
     """Post one plain-text question; None when the answer came back 200, else what went wrong."""
     try:
         async with session.post(url, data=question.encode("utf-8"), headers={"content-type": "text/plain"}) as response:
             await response.read()
+            if response.status == 503 and "retry-after" in response.headers:
+                retry_after = response.headers["retry-after"]
+                await asyncio.sleep(min(RETRY_AFTER_CAP_S, float(retry_after) if retry_after.isdigit() else RETRY_AFTER_CAP_S))
             return None if response.status == 200 else f"HTTP {response.status}"
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         return type(error).__name__
@@ -120,7 +128,9 @@ async def measure_levels(
     max_s: Optional[float] = None,
 ) -> Dict[int, Dict]:
     """Warm up, then one closed-loop window per concurrency level, all over one keep-alive session."""
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    # A question may wait as long as a window lasts: a slow server's queue (16 clients of 30 s questions) is
+    # what is measured, and a client that gave up earlier would count its answer as lost.
+    timeout = aiohttp.ClientTimeout(total=max(REQUEST_TIMEOUT_S, duration_s, max_s or 0))
     connector = aiohttp.TCPConnector(limit=max(levels))
     results = {}
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:

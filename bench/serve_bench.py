@@ -1,8 +1,8 @@
 """Benchmark of serving modes against the deepset blog's deployment, with pipeline.run in-process as the ceiling.
 
-    .venv/bin/python -m bench.serve_bench --sizes base --min-answers 30 --output base \
+    .venv/bin/python -m bench.serve_bench --sizes base --min-answers 30 --max-window 240 --output base \
         --variants in-process,in-process-int8,seed,ours-code-defaults,ours-int8,ours-serve-config,noop
-                                                       # roberta-base size: fp32 and int8 against the seed
+                                # roberta-base size, fp32 and int8 against the seed: about 35 minutes on 2 cores
     .venv/bin/python -m bench.serve_bench --quick      # smoke run (5 s, concurrency 1,4, minilm): latest-quick.*
     .venv/bin/python -m bench.serve_bench --variants blog,in-process,ours-code-defaults --sizes minilm
 
