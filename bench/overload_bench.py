@@ -55,8 +55,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     command = shlex.join([os.path.relpath(sys.executable, PROJECT_DIR), "-m", "bench.overload_bench", *(sys.argv[1:] if argv is None else argv)])
     LOGS_DIR.mkdir(parents=True, exist_ok=True)
     model = ensure_model("minilm")
-    documents, why = choose_documents(args.documents, model)
-    questions = make_questions(documents)
+    documents, why = choose_documents(args.documents)
+    questions = make_questions()
     progress(f"{command}; documents {documents} ({why})")
     results: Dict = {"command": command, "machine": machine(), "documents": str(documents), "settings": vars(args)}
     log_path = LOGS_DIR / f"{args.output}.log"

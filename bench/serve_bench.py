@@ -27,7 +27,6 @@ import re  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Dict, List, Optional, Tuple  # noqa: E402
@@ -78,8 +77,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     json_path = RESULTS_DIR / f"{args.output}.json"
     progress(f"{command}: writing {json_path.with_suffix('.*')}")
 
-    documents, why = choose_documents(args.documents, ensure_model(args.sizes[0]))
-    questions = make_questions(documents)
+    documents, why = choose_documents(args.documents)
+    questions = make_questions()
     results["documents"] = {"path": str(documents), "why": why, "questions": len(questions)}
     progress(f"documents: {documents} ({why}); {len(questions)} questions")
 
@@ -185,14 +184,14 @@ def load_for(env: Dict[str, str]):
     return load_served_pipeline(settings)
 
 
-def choose_documents(given: Optional[str], model: Path) -> Tuple[Path, str]:
-    """The documents every variant but the seed serves (`model`: unused, kept for the callers that pass it)."""
+def choose_documents(given: Optional[str]) -> Tuple[Path, str]:
+    """The documents every variant but the seed serves."""
     if given:
         return Path(given).resolve(), "--documents"
     return DEFAULT_DOCUMENTS, "the service's default: the shipped Wikipedia passages of 200 words"
 
 
-def make_questions(documents: Path) -> List[str]:
+def make_questions() -> List[str]:
     """bench/questions.jsonl, real questions about the corpus, in a fixed shuffled order so every variant gets the same."""
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
     random.Random(0).shuffle(questions)
