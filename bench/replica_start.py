@@ -202,7 +202,7 @@ def main() -> None:
         " idle worker that was there before); `constructor`: Serve started our constructor (imports done);"
         " `constructed`: reader loaded, store filled; `health_checked`: Serve's first health check; `first_question`:"
         " the first question reached it (it takes questions); `first_answer`: it answered it (one question's compute"
-        " on one core, queued behind none). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
+        " on one core). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
         f" the benchmark's own process. Importing the serving code in a fresh process takes {imports:.1f} s."
         " Warm workers: Ray started with"
         f" {' '.join(f'`{k}={v}`' for k, v in WARM_WORKERS.items())} (README, \"Serve your own corpus\").",
