@@ -50,7 +50,7 @@ def _spare() -> None:
     """Nothing: the worker Ray starts for it has imported the serving code before it runs anything."""
 
 
-def leave_warm_worker() -> None:
+def leave_warm_worker() -> bool:
     """Have Ray start an idle worker, with the serving code imported, for the next replica to start in.
 
     A new replica's worker process otherwise spends most of its start importing torch, transformers and
@@ -58,7 +58,9 @@ def leave_warm_worker() -> None:
     it starts imports them before taking work; Ray then starts an actor in an idle worker of its job and
     runtime_env (this task inherits both from the replica), and keeps idle workers up to
     RAY_num_workers_soft_limit (default: the node's CPUs, beyond which it kills them after a second).
-    Without both, a spare would be wasted work, so none is asked for.
+    Without both, a spare would be wasted work, so none is asked for. Returns whether one was.
     """
     if "capitals_qa" in os.environ.get("RAY_preload_python_modules", "") and os.environ.get("RAY_num_workers_soft_limit"):
         _spare.remote()
+        return True
+    return False

@@ -1,6 +1,8 @@
 """`serve run` as a user runs it, in a Ray of its own: a pipeline that cannot load stops at once, non-zero,
 its last line saying what to do; while the service starts, a client gets nothing it could mistake for an
 answer; with API_KEY set, every route but the health checks needs the key."""
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.settings import DEFAULT_DOCUMENTS, PROJECT_DIR
 from helpers import free_port
 
 SERVE = Path(sys.executable).parent / "serve"
@@ -55,15 +57,23 @@ def starting_service(qa_model, tmp_path_factory):
     """`API_KEY=... serve run --address local <config>`: serve_config.yaml on a free port, with the local model;
     polled with questions from the moment `serve run` is launched until one is answered.
 
-    The Pipeline replica indexes the 20k bundled passages at its start (no snapshot), as a replica of a real
-    model takes longer to start than the ingress: the stretch where the ingress runs and the pipeline not yet.
+    The Pipeline replica indexes three copies of the 20k bundled passages at its start (no snapshot), about
+    ten seconds more than the ingress takes, as a replica of a real model takes longer to start than the
+    ingress: the stretch where the ingress runs and the pipeline not yet. With the passages once, or from a
+    snapshot, both may be running before the first question gets through.
     """
     folder = tmp_path_factory.mktemp("serve-run")
+    documents = folder / "passages-x3.jsonl.gz"
+    with gzip.open(DEFAULT_DOCUMENTS, "rt") as passages, gzip.open(documents, "wt") as copies:
+        records = [json.loads(line) for line in passages]
+        for copy in range(3):
+            for record in records:
+                copies.write(json.dumps({**record, "id": f"{record['id']}-{copy}"}) + "\n")
     config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
     port = free_port()
     config["http_options"].update(host="127.0.0.1", port=port)
     (app,) = config["applications"]
-    app["args"]["store_cache"] = ""
+    app["args"].update(store_cache="", documents=str(documents))
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     (folder / "serve_config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
