@@ -111,6 +111,14 @@ def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_o
         assert int(refused.headers["retry-after"]) >= 1
         # The proxy's own overhead included, on a busy machine; the question would have waited two slow questions.
         assert refused.elapsed.total_seconds() < 3.0, refused.elapsed
+        if app == "small_queue_url":
+            # Nothing has come back since: single mode's ingress refuses the next question itself, the replica
+            # never sees it (its count of refusals stays), and the client gets the same JSON 503.
+            refused_by_replica = queue(small_queue_url)["refused"]
+            again = requests.post(small_queue_url, data="What is the capital of Chile?", timeout=60)
+            assert again.status_code == 503 and again.json()["errors"] == [message]
+            assert 1 <= int(again.headers["retry-after"]) <= int(refused.headers["retry-after"])
+            assert queue(small_queue_url)["refused"] == refused_by_replica
         assert running.result().status_code == 200 and waiting.result().status_code == 200
     assert requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60).status_code == 200
 
