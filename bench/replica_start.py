@@ -201,7 +201,7 @@ def main() -> None:
         " the change, as the new replica logged them: `process`: its Ray worker process was created (negative: an"
         " idle worker that was there before); `constructor`: Serve started our constructor (imports done);"
         " `constructed`: reader loaded, store filled; `health_checked`: Serve's first health check; `first_question`:"
-        " the first question reached it (it takes questions); `first_answer`: it answered it (one question's compute"
+        " the first question reached it (it takes questions); `first_run`: a question started on its worker thread (after any wait in its queue); `first_answer`: it answered it (one question's compute"
         " on one core). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
         f" the benchmark's own process. Importing the serving code in a fresh process takes {imports:.1f} s."
         " Warm workers: Ray started with"

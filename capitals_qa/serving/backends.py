@@ -4,7 +4,7 @@ import functools
 import os
 import time
 from abc import abstractmethod
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from haystack import Pipeline
 from haystack.document_stores import BaseDocumentStore
@@ -107,8 +107,14 @@ class LocalPipeline(StoreMethods):
             raise NotImplementedError(f"{method} (the query pipeline reads no document store)")
         return await self.workers.run(functools.partial(getattr(self.served_store, method), *args))
 
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        run = functools.partial(self.pipeline.run, query=query, params=params, debug=debug)
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool,
+                  on_worker: Callable[[], None] = lambda: None) -> Dict[str, Any]:
+        """`on_worker` is called on the worker thread as the question starts there (after its wait in the queue)."""
+
+        def run() -> Dict[str, Any]:
+            on_worker()
+            return self.pipeline.run(query=query, params=params, debug=debug)
+
         try:
             # Haystack keeps a run's debug flag on the node objects, so a debug run must not overlap another.
             return await self.workers.run(run, exclusive=debug)

@@ -27,13 +27,14 @@ class PipelineReplica:
         queue = QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s)
         self.local = LocalPipeline(settings, TorchWorkers(assigned_cpus(), queue), RayQAMetrics())
         self.start.mark("constructed")
-        leave_warm_worker()
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Union[Dict[str, Any], Refusal]:
         self.start.mark("first_question")
         try:
-            answer = await self.local.run(query, params, debug)
-            self.start.answered()
+            answer = await self.local.run(query, params, debug, on_worker=lambda: self.start.mark("first_run"))
+            if self.start.answered():
+                # Not before: the spare worker imports for seconds of CPU, which this first answer would wait for.
+                leave_warm_worker()
             return answer
         except (Overloaded, Unavailable) as refusal:
             return refusal  # the service's state (503), not the question's: returned, see serving/refusals.py

@@ -35,14 +35,16 @@ class StartPhases:
         """The first time `phase` happens; later ones are not start-up."""
         self.times.setdefault(phase, time.time())
 
-    def answered(self) -> None:
+    def answered(self) -> bool:
+        """Logs the phases at the first answer; returns whether this was it."""
         if self.logged:
-            return
+            return False
         self.mark("first_answer")
         self.logged = True
         start = self.times["process"]
         logger.info("replica start: %s (seconds after the process: %s)", json.dumps(self.times),
                     {phase: round(at - start, 2) for phase, at in self.times.items()})
+        return True
 
 
 @ray.remote(num_cpus=0)

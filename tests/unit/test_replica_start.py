@@ -21,8 +21,8 @@ def test_phases_keep_their_first_time_and_are_logged_once(caplog):
     phases.mark("constructed")
     assert phases.times["constructed"] == first
     with caplog.at_level(logging.INFO, logger="ray.serve"):
-        phases.answered()
-        phases.answered()
+        assert phases.answered() is True
+        assert phases.answered() is False
     lines = [record.getMessage() for record in caplog.records if "replica start" in record.getMessage()]
     assert len(lines) == 1
     assert '"process"' in lines[0] and '"constructed"' in lines[0] and '"first_answer"' in lines[0]
