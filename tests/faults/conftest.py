@@ -136,6 +136,16 @@ def replica_pids(app: str = APP, name: str = "Pipeline") -> Set[int]:
     return pids
 
 
+def busiest(pids: Set[int], over_s: float = 1.0) -> int:
+    """The process that used the most CPU over `over_s`: a replica running questions. A replica that the
+    ingress's router has not heard of yet holds none, and killing it would test no retry."""
+    processes = [psutil.Process(pid) for pid in sorted(pids)]
+    before = [sum(process.cpu_times()[:2]) for process in processes]
+    time.sleep(over_s)
+    used = [sum(process.cpu_times()[:2]) - cpu for process, cpu in zip(processes, before)]
+    return processes[used.index(max(used))].pid
+
+
 def node_of(pid: int, cluster) -> Optional[object]:
     """The cluster node whose raylet started this process (a worker process is its raylet's child); None for a
     process that has gone, or that outlived its raylet for a moment (then it has another parent)."""
