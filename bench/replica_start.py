@@ -56,11 +56,13 @@ def in_memory_yaml(folder: Path) -> Path:
 def config(args: Dict[str, str], replicas: int):
     from ray.serve.schema import ServeDeploySchema
 
+    from capitals_qa.serving.defaults import REPLICA_ENV
+
     return ServeDeploySchema.parse_obj({"applications": [{
         # reader_precision as serve_config.yaml, whose autoscaler adds the replicas: int8 on these CPU replicas.
         "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": {"reader_precision": "auto", **args},
         # As serve_config.yaml: replicas then run in a runtime_env of their own, which a spare worker must match.
-        "runtime_env": {"env_vars": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}},
+        "runtime_env": {"env_vars": dict(REPLICA_ENV)},
         "deployments": [{"name": "Pipeline", "num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}}],
     }]})
 
