@@ -39,6 +39,10 @@ COPY . .
 
 USER app
 
+# Serve's proxies answer Ray's own errors as JSON and refuse questions while the service is overloaded
+# (capitals_qa/serving/proxy.py); `ray start` below, and so its proxies, inherit it.
+ENV RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares
+
 # Models downloaded from the hub (reader, DPR encoders) are kept here across container restarts.
 VOLUME ["/home/app/.cache/huggingface"]
 

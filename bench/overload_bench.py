@@ -34,7 +34,7 @@ import psutil  # noqa: E402
 
 from bench import loadgen  # noqa: E402
 from bench.serve_bench import LOGS_DIR, RESULTS_DIR, choose_documents, ensure_model, machine, make_questions, progress, service_env  # noqa: E402
-from bench.variants import PROJECT_DIR, SERVED, URL, replicas, serving  # noqa: E402
+from bench.variants import PROJECT_DIR, PROXY_HOOK, SERVED, URL, replicas, serving  # noqa: E402
 
 REPLICA_PROCESS = "ServeReplica:capitals:HaystackQA"
 CLIENT_TIMEOUT_S = 90  # above the proxy's request_timeout_s (60): its 408s are counted, not our own give-ups
@@ -60,7 +60,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     progress(f"{command}; documents {documents} ({why})")
     results: Dict = {"command": command, "machine": machine(), "documents": str(documents), "settings": vars(args)}
     log_path = LOGS_DIR / f"{args.output}.log"
-    with serving(SERVED["ours-serve-config"], service_env(documents, model=model), log_path, questions[0], 300, False) as startup_s:
+    served = SERVED["ours-serve-config"]
+    # off: Ray's proxy as it comes, every question goes on to the ingress (an empty hook installs nothing).
+    env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""})}
+    with serving(served, env, log_path, questions[0], 300, False) as startup_s:
         progress(f"answering after {startup_s:.0f} s; closed loop, 8 clients, {args.capacity_duration:.0f} s")
         capacity = asyncio.run(closed_loop_capacity(questions, args.capacity_duration))
         results["closed_loop"] = capacity
@@ -84,6 +87,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--factor", type=float, default=2.75, help="open-loop rate as a multiple of the capacity (default 2.75)")
     parser.add_argument("--window", type=float, default=10, help="seconds per reported window (default 10)")
     parser.add_argument("--documents", help="DOCUMENTS_PATH (default: as bench/serve_bench.py)")
+    parser.add_argument("--proxy-middleware", choices=("on", "off"), default="on",
+                        help="Serve's proxy with capitals_qa/serving/proxy.py (on, as README runs it) or as Ray ships it (off)")
     parser.add_argument("--output", default="overload", help="result files bench/results/<output>.md, .json")
     return parser.parse_args(argv)
 

@@ -6,6 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from capitals_qa.api import headers
 from capitals_qa.api.access import AccessControl
 from capitals_qa.api.backend import Overloaded, ServedProvider, Unavailable
 from capitals_qa.api.body import RequestError, validation_messages
@@ -50,6 +51,7 @@ async def _overloaded(request: Request, error: Overloaded) -> JSONResponse:
     # Its messages, not str(error): raised in a Pipeline replica, it reaches us inside Ray's error, whose text is a traceback.
     response = error_response(503, error.messages)
     response.headers["Retry-After"] = str(error.retry_after_s)
+    response.headers[headers.OVERLOADED] = "1"
     return response
 
 

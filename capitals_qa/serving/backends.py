@@ -20,7 +20,8 @@ from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, node_parameters, store_problem
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, load_served_pipelines
 from capitals_qa.serving.defaults import has_gpu
-from capitals_qa.serving.refusals import FullUntilAnswer, raise_refusal
+from capitals_qa.serving.full_until_answer import FullUntilAnswer
+from capitals_qa.serving.refusals import raise_refusal
 from capitals_qa.serving.retry import call_replica
 from capitals_qa.serving.startup import StartupGate
 from capitals_qa.serving.workers import TorchWorkers
@@ -155,7 +156,8 @@ class RemotePipeline(StoreMethods):
     def __init__(self, pipeline: DeploymentHandle):
         self.pipeline = pipeline
         self.startup = StartupGate([pipeline])
-        self.full = FullUntilAnswer()
+        # While the replicas are full, the next questions are refused here, not at a cost on the model's cores.
+        self.full: FullUntilAnswer[Overloaded] = FullUntilAnswer()
         self._rules: Optional[ParamsRules] = None
 
     async def _store(self, method: str, *args: Any) -> Any:
@@ -164,10 +166,13 @@ class RemotePipeline(StoreMethods):
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         await self.startup.check()
-        self.full.check()
+        if refused := self.full.refusal():
+            last, left_s = refused
+            raise Overloaded(last.messages[0], left_s)
         with self.full.sent():
             result = await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question")
-        self.full.saw(result)
+        if isinstance(result, Overloaded):
+            self.full.saw(result, result.retry_after_s)
         return raise_refusal(result)
 
     async def params_rules(self) -> ParamsRules:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 import yaml
 
+from capitals_qa.serving.proxy import IMPORT_PATH
 from capitals_qa.settings import PROJECT_DIR
 from helpers import free_port, wait_until_ready
 
@@ -33,6 +34,8 @@ def cluster():
 
     if ray.is_initialized():
         pytest.skip("another test started Ray in this process: run tests/faults before tests/serve, or alone")
+    # Serve's proxy with our middleware, as the Dockerfile's `ray start` has it on every node.
+    os.environ["RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"] = IMPORT_PATH
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     ray.init(address=cluster.address, log_to_driver=False)
     for _ in range(2):

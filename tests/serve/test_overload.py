@@ -96,14 +96,15 @@ def wait_for(condition, timeout_s=30, what=""):
 
 
 @pytest.mark.parametrize("app", ["small_queue_url", "small_queue_per_node_url"], ids=["single", "per_node"])
-def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(app, request):
+def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(app, request, serve_logs, metrics_url):
     small_queue_url = request.getfixturevalue(app)
+    first_id, again_id = f"refused-{uuid.uuid4().hex}", f"again-{uuid.uuid4().hex}"
     with ThreadPoolExecutor(2) as pool:
         running = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
         wait_for(lambda: queue(small_queue_url)["running"] == 1)
         waiting = pool.submit(requests.post, f"{small_queue_url}/query", json=SLOW, timeout=120)
         wait_for(lambda: queue(small_queue_url)["waiting"] == 1)
-        refused = requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60)
+        refused = requests.post(small_queue_url, data="What is the capital of Peru?", headers={"X-Request-Id": first_id}, timeout=60)
         assert refused.status_code == 503
         assert refused.headers["content-type"] == "application/json"
         message = refused.json()["errors"][0]
@@ -112,15 +113,29 @@ def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_o
         # The proxy's own overhead included, on a busy machine; the question would have waited two slow questions.
         assert refused.elapsed.total_seconds() < 3.0, refused.elapsed
         if app == "small_queue_url":
-            # Nothing has come back since: single mode's ingress refuses the next question itself, the replica
-            # never sees it (its count of refusals stays), and the client gets the same JSON 503.
+            # Nothing has come back since: Serve's proxy refuses the next question itself (serving/proxy.py), so
+            # neither the replica (its count of refusals stays) nor the ingress sees it, and the client gets the
+            # same JSON 503. The ingress logs every question it gets: the first refusal, never the second.
             refused_by_replica = queue(small_queue_url)["refused"]
-            again = requests.post(small_queue_url, data="What is the capital of Chile?", timeout=60)
+            again = requests.post(small_queue_url, data="What is the capital of Chile?", headers={"X-Request-Id": again_id}, timeout=60)
             assert again.status_code == 503 and again.json()["errors"] == [message]
             assert 1 <= int(again.headers["retry-after"]) <= int(refused.headers["retry-after"])
             assert queue(small_queue_url)["refused"] == refused_by_replica
+            wait_for(lambda: ingress_logged(serve_logs, first_id), what="the first refusal in the ingress's log")
+            assert not ingress_logged(serve_logs, again_id)
+            wait_for(lambda: proxy_refusals(metrics_url) >= 1, what="the proxy's refusal counted in the scraped metrics")
         assert running.result().status_code == 200 and waiting.result().status_code == 200
     assert requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60).status_code == 200
+
+
+def proxy_refusals(metrics_url):
+    """Questions Serve's proxies refused themselves, as Prometheus scrapes them."""
+    text = requests.get(metrics_url, timeout=5).text
+    return sum(float(value) for value in re.findall(r"^ray_capitals_qa_proxy_refusals_total(?:\{.*?\})? (\S+)$", text, flags=re.M))
+
+
+def ingress_logged(serve_logs, request_id):
+    return any(f"question request_id={request_id} " in log.read_text(errors="replace") for log in serve_logs.glob("replica_*.log"))
 
 
 def test_a_disconnected_clients_waiting_question_is_never_run(small_queue_url, serve_logs):

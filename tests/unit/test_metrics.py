@@ -75,7 +75,8 @@ def test_the_grafana_dashboard_queries_the_metrics_we_export():
     exprs = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
     used = set(re.findall(r"ray_capitals_qa_\w+", exprs))
     exported = {"ray_capitals_qa_questions_total", "ray_capitals_qa_node_latency_seconds_bucket",
-                "ray_capitals_qa_documents_retrieved_total", "ray_capitals_qa_answers_returned_total"}
+                "ray_capitals_qa_documents_retrieved_total", "ray_capitals_qa_answers_returned_total",
+                "ray_capitals_qa_proxy_refusals_total"}
     assert used == exported
 
 

@@ -1,0 +1,129 @@
+"""Serve's proxy with our middleware (serving/proxy.py), through Starlette's TestClient: Ray's own plain-text
+errors become JSON, and while the service is overloaded questions are refused there, never reaching the app.
+
+Behind the middleware stands what it wraps in Serve: Ray's proxy, whose own answers are built here with Ray's own
+message builder, and the API's answers built by the API's own handlers. tests/serve checks it live.
+"""
+import time
+
+import pytest
+from ray.serve._private.http_util import convert_object_to_asgi_messages
+from starlette.responses import JSONResponse
+from starlette.testclient import TestClient
+
+from capitals_qa.api.app import _overloaded
+from capitals_qa.api.backend import Overloaded
+from capitals_qa.serving.proxy import ServiceAnswers
+
+API_KEY = "key-0123456789"
+OVERLOADED = "overloaded: 16 questions are waiting already, the limit"
+
+
+class RaysProxy:
+    """Ray's proxy in front of one application at `/`: Ray's plain text until it is deployed or when Ray gives
+    up (`ray_says`), else the application's answer."""
+
+    def __init__(self):
+        self.deployed = False
+        self.ray_says = None  # (status, text) Ray answers instead of the app
+        self.overloaded_for_s = 0
+        self.api_key = None
+        self.questions = 0  # questions the application saw
+
+    async def __call__(self, scope, receive, send):
+        ray_says = self.ray_says
+        if not self.deployed:
+            ray_says = (404, f"Path '{scope['path']}' not found. Ping http://.../-/routes for available routes.")
+        if ray_says:
+            for message in convert_object_to_asgi_messages(ray_says[1], status_code=ray_says[0]):
+                await send(message)
+            return
+        if scope["path"] == "/silent":  # the ingress died: Ray ends the request without a word
+            return
+        self.questions += 1
+        given = dict(scope["headers"]).get(b"x-api-key", b"").decode()
+        if self.api_key and given != self.api_key and scope["path"] != "/health":  # the API's health check is open
+            response = JSONResponse({"errors": ["a valid API key is needed"]}, status_code=401)
+        elif self.overloaded_for_s:
+            response = await _overloaded(None, Overloaded(OVERLOADED, self.overloaded_for_s))
+        else:
+            response = JSONResponse({"query": "q", "answers": []})
+        await response(scope, receive, send)
+
+
+@pytest.fixture
+def proxy():
+    return RaysProxy()
+
+
+@pytest.fixture
+def client(proxy):
+    return TestClient(ServiceAnswers(proxy))
+
+
+def test_before_the_application_answers_rays_404_is_a_json_503_starting_with_retry_after(proxy, client):
+    starting = client.post("/", content="What is the capital of Italy?")
+    assert starting.status_code == 503 and starting.headers["content-type"] == "application/json"
+    assert starting.json()["errors"][0].startswith("starting: no application answers here yet (Ray Serve: Path '/' not found")
+    assert starting.headers["retry-after"] == "5"
+    proxy.deployed = True
+    assert client.post("/", content="What is the capital of Italy?").status_code == 200
+    proxy.ray_says = (404, "Path '/elsewhere' not found. Ping http://.../-/routes for available routes.")
+    # Once the application has answered, Ray's 404 means a path no application serves: a 404, in JSON.
+    lost = client.get("/elsewhere")
+    assert lost.status_code == 404 and lost.json() == {"errors": [proxy.ray_says[1]]}
+
+
+@pytest.mark.parametrize("ray_status, text, status, retry_after", [
+    (503, "Request dropped due to backpressure (num_queued_requests=64, max_queued_requests=64).", 503, "1"),
+    (408, "Request 4f1c timed out after 60.0s.", 504, None),
+])
+def test_rays_own_503_and_408_are_json(proxy, client, ray_status, text, status, retry_after):
+    proxy.deployed, proxy.ray_says = True, (ray_status, text)
+    response = client.post("/", content="What is the capital of Italy?")
+    assert response.status_code == status and response.json() == {"errors": [text]}
+    assert response.headers.get("retry-after") == retry_after
+
+
+def test_a_request_ray_ends_without_an_answer_gets_a_json_500(proxy, client):
+    proxy.deployed = True
+    response = client.post("/silent", content="What is the capital of Italy?")
+    assert response.status_code == 500 and "failed inside Ray Serve" in response.json()["errors"][0]
+
+
+def test_rays_own_routes_are_left_as_ray_answers_them(proxy, client):
+    proxy.ray_says = (503, "This node is being drained.")
+    proxy.deployed = True
+    drained = client.get("/-/healthz")
+    assert drained.status_code == 503 and drained.text == "This node is being drained."
+
+
+def test_while_overloaded_the_next_questions_are_refused_in_the_proxy_with_the_services_answer(proxy, client):
+    proxy.deployed, proxy.overloaded_for_s = True, 2
+    first = client.post("/", content="What is the capital of Italy?")
+    assert first.status_code == 503 and first.json() == {"errors": [OVERLOADED]} and proxy.questions == 1
+    # Nothing came back since: refused here, on `/` and `/query` alike, with the same body.
+    for path in ("/", "/query"):
+        again = client.post(path, content="What is the capital of Chile?")
+        assert again.status_code == 503 and again.json() == {"errors": [OVERLOADED]}
+        assert 1 <= int(again.headers["retry-after"]) <= 2
+    assert proxy.questions == 1
+    # Not a question: it goes on.
+    assert client.post("/feedback", content="{}").status_code == 503 and proxy.questions == 2
+    # Past its Retry-After the next question goes on again.
+    proxy.overloaded_for_s = 0
+    time.sleep(2.05)
+    assert client.post("/", content="What is the capital of Peru?").status_code == 200 and proxy.questions == 3
+
+
+def test_a_client_the_api_has_not_accepted_is_never_refused_in_the_proxy(proxy, client):
+    proxy.deployed, proxy.api_key, proxy.overloaded_for_s = True, API_KEY, 5
+    assert client.post("/", content="q", headers={"X-API-Key": API_KEY}).status_code == 503
+    assert client.post("/", content="q", headers={"X-API-Key": API_KEY}).status_code == 503
+    assert proxy.questions == 1
+    # No key, or a wrong one: the API answers (401), not the proxy's 503; an open route answered without a key
+    # changes nothing.
+    assert client.get("/health").status_code == 503
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        assert client.post("/", content="q", headers=headers).status_code == 401
+    assert proxy.questions == 4
