@@ -39,9 +39,10 @@ COPY . .
 
 USER app
 
-# Serve's proxies answer Ray's own errors as JSON and refuse questions while the service is overloaded
-# (capitals_qa/serving/proxy.py); `ray start` below, and so its proxies, inherit it.
-ENV RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares
+# capitals_qa/serving/defaults.py's RAY_ENV (tests/unit/test_compose.py checks they agree), read by Serve's
+# controller and proxies, which `ray start` below starts: our middleware in the proxies, their health checks.
+ENV RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares \
+    RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S=2
 
 # Models downloaded from the hub (reader, DPR encoders) are kept here across container restarts.
 VOLUME ["/home/app/.cache/huggingface"]

@@ -6,12 +6,13 @@
 """
 import os
 
-from capitals_qa.serving import proxy
+from capitals_qa.serving.defaults import RAY_ENV
 
-# Serve's proxies answer Ray's own errors as JSON and refuse questions while the service is overloaded
-# (capitals_qa/serving/proxy.py). `serve run capitals:...` imports this module before it starts Ray, whose
-# processes inherit this; a Ray started otherwise (`ray start`, a config file) needs it set where it starts.
-os.environ.setdefault("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", proxy.IMPORT_PATH)
+# Settings Serve's controller and proxies read as they start: our middleware in the proxies, their health checks
+# (serving/defaults.py). `serve run capitals:...` imports this module before it starts Ray, whose processes
+# inherit these; a Ray started otherwise (`ray start`, a config file) needs them set where it starts.
+for name, value in RAY_ENV.items():
+    os.environ.setdefault(name, value)
 
 from capitals_qa.serving.builders import app_from_env, build_app  # noqa: E402
 from capitals_qa.serving.ingress import HaystackQA

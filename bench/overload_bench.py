@@ -34,9 +34,11 @@ import psutil  # noqa: E402
 
 from bench import loadgen  # noqa: E402
 from bench.serve_bench import LOGS_DIR, RESULTS_DIR, choose_documents, ensure_model, machine, make_questions, progress, service_env  # noqa: E402
-from bench.variants import PROJECT_DIR, PROXY_HOOK, SERVED, URL, replicas, serving  # noqa: E402
+from bench.variants import PROJECT_DIR, SERVED, URL, replicas, serving  # noqa: E402
 
 REPLICA_PROCESS = "ServeReplica:capitals:HaystackQA"
+# Ray's hook for middlewares around Serve's proxy (one of serving/defaults.RAY_ENV): empty, it installs none.
+PROXY_HOOK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 CLIENT_TIMEOUT_S = 90  # above the proxy's request_timeout_s (60): its 408s are counted, not our own give-ups
 
 
@@ -61,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     results: Dict = {"command": command, "machine": machine(), "documents": str(documents), "settings": vars(args)}
     log_path = LOGS_DIR / f"{args.output}.log"
     served = SERVED["ours-serve-config"]
-    # off: Ray's proxy as it comes, every question goes on to the ingress (an empty hook installs nothing).
+    # off: Ray's proxy as it comes, every question goes on to the ingress.
     env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""})}
     with serving(served, env, log_path, questions[0], 300, False) as startup_s:
         progress(f"answering after {startup_s:.0f} s; closed loop, 8 clients, {args.capacity_duration:.0f} s")

@@ -14,15 +14,13 @@ from typing import Dict, Iterator, List, Optional
 import psutil
 import requests
 
-from capitals_qa.serving import proxy
+from capitals_qa.serving.defaults import RAY_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent  # the venv's `serve` and `ray`
 PORT = 8000  # serve_config.yaml's port, and `serve run`'s default
 URL = f"http://127.0.0.1:{PORT}"
 SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
-# Ray's hook for middlewares around Serve's proxy (ours: capitals_qa/serving/proxy.py).
-PROXY_HOOK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,8 @@ SERVED: Dict[str, Served] = {
         ),
         Served("ours-code-defaults", ["capitals:haystack_deployment"]),
         Served("ours-int8", ["capitals:haystack_deployment"], env={"READER_PRECISION": "int8"}, precision="int8"),
-        # As README runs a config file: Serve's proxy with our middleware (capitals.py sets it for the others).
-        Served("ours-serve-config", ["serve_config.yaml"], env={PROXY_HOOK: proxy.IMPORT_PATH}, precision="int8"),
+        # As README runs a config file: RAY_ENV exported (capitals.py sets it for the others).
+        Served("ours-serve-config", ["serve_config.yaml"], env=RAY_ENV, precision="int8"),
         Served("ours-per-node", ["capitals:app", "mode=per_node", "batching=false"]),
         Served("ours-per-node-batched", ["capitals:app", "mode=per_node", "batching=true"]),
     ]

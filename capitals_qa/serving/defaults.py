@@ -10,6 +10,16 @@ import ray
 # that loop (pipelines run on worker threads), so they can share the replica's main loop.
 REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 
+# Read once by Serve's controller and proxies as they start, so set where Ray starts: every node's `ray start`
+# (the Dockerfile's ENV), or the process whose ray.init starts a local Ray (capitals.py, for `serve run capitals:...`).
+RAY_ENV = {
+    # Our middleware in each HTTP proxy: Ray's own errors as JSON, refusals while overloaded (serving/proxy.py).
+    "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "capitals_qa.serving.proxy:middlewares",
+    # Serve replaces a proxy after 3 failed health checks in a row, one per period (Serve's default 10 s): a
+    # killed proxy refused connections for about 24 s. A check is one small call to the proxy.
+    "RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S": "2",
+}
+
 # The ingress only awaits the deployments that run the pipeline, so it holds many questions at once; beyond
 # max_queued_requests waiting at the proxy, clients get 503 at once instead of joining an unbounded queue.
 QUEUES = {"max_ongoing_requests": 64, "max_queued_requests": 64}

@@ -2,8 +2,7 @@
 
 Ray wraps each HTTP proxy it starts in the Starlette middlewares that `middlewares()` returns when Ray starts with
 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares (read by Ray 2.54 in
-ray/serve/_private/http_util.py). `capitals.py` sets it for the Ray that `serve run capitals:...` starts; README
-("Serve's proxy") shows it for config files, docker-compose and KubeRay. The middleware sees all that the proxy
+ray/serve/_private/http_util.py; set with the rest of serving/defaults.RAY_ENV, see README "Serve's proxy"). The middleware sees all that the proxy
 answers, Ray's own answers included:
 
 - Ray's own errors are plain text: 404 while no application serves a path, 503 beyond `max_queued_requests`, 408
@@ -27,7 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from capitals_qa.api import headers
 from capitals_qa.serving.full_until_answer import FullUntilAnswer
 
-IMPORT_PATH = "capitals_qa.serving.proxy:middlewares"
 STARTING_RETRY_AFTER_S = 5  # as the ingress's own `starting` answer
 BACKPRESSURE_RETRY_AFTER_S = 1
 MAX_ACCEPTED_CREDENTIALS = 256

@@ -14,7 +14,7 @@ import psutil
 import pytest
 import yaml
 
-from capitals_qa.serving.proxy import IMPORT_PATH
+from capitals_qa.serving.defaults import RAY_ENV
 from capitals_qa.settings import PROJECT_DIR
 from helpers import free_port, wait_until_ready
 
@@ -34,8 +34,8 @@ def cluster():
 
     if ray.is_initialized():
         pytest.skip("another test started Ray in this process: run tests/faults before tests/serve, or alone")
-    # Serve's proxy with our middleware, as the Dockerfile's `ray start` has it on every node.
-    os.environ["RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"] = IMPORT_PATH
+    # Serve's controller and proxies as the Dockerfile's `ray start` has them on every node: our middleware, ...
+    os.environ.update(RAY_ENV)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     ray.init(address=cluster.address, log_to_driver=False)
     for _ in range(2):
@@ -137,6 +137,12 @@ def replica_pids(app: str = APP, name: str = "Pipeline") -> Set[int]:
         if any(title in part for part in process.info["cmdline"] or []):
             pids.add(process.info["pid"])
     return pids
+
+
+def proxy_pids() -> Set[int]:
+    """The processes of Serve's HTTP proxies (an actor's process has its class in its title)."""
+    return {process.info["pid"] for process in psutil.process_iter(["pid", "cmdline"])
+            if any("ray::ProxyActor" in part for part in process.info["cmdline"] or [])}
 
 
 def busiest(pids: Set[int], over_s: float = 1.0) -> int:

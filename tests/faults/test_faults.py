@@ -5,9 +5,10 @@ The tests share one cluster and run in this order; each first deploys the replic
 """
 import os
 import signal
+import time
 
 from askers import Askers
-from conftest import PER_NODE_APP, busiest, deploy_app, ingress_log_text, node_of, replica_pids, running_replicas, wait_for
+from conftest import PER_NODE_APP, busiest, deploy_app, ingress_log_text, node_of, proxy_pids, replica_pids, running_replicas, wait_for
 
 RETRY_LINE = "replica lost during"
 
@@ -92,3 +93,24 @@ def test_scaling_down_under_a_trickle_loses_no_question(deploy, cluster):
     assert not askers.failed()
     # Graceful shutdown did it, not the ingress asking again after the replica was cut off.
     assert ingress_log_text(cluster).count(RETRY_LINE) == retries_before
+
+
+def test_a_killed_proxy_is_replaced_within_seconds(deploy, cluster):
+    """Serve's proxy holds the clients' connections: what it held when killed is lost to those clients (nothing
+    else can answer on a connection; questions are idempotent, so a client may ask again), and connections are
+    refused until Serve has started another proxy. Serve replaces one after 3 failed health checks in a row, one
+    per RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S: 2 s in serving/defaults.RAY_ENV; at Serve's default of 10 s,
+    connections were refused for about 24 s."""
+    url = deploy(1)  # as the scale-down test left it: the proxy is what dies here
+    with Askers(url, clients=4, pause_s=0.2) as askers:
+        askers.wait_answered(10)
+        (proxy,) = proxy_pids()
+        os.kill(proxy, signal.SIGKILL)
+        killed_at = time.monotonic()
+        askers.wait_answered(askers.answered() + 8, timeout_s=60)
+        back_s = time.monotonic() - killed_at
+    print(f"\nproxy SIGKILL, 4 clients: {len(askers.outcomes)} questions, failed {dict(askers.failed())}, "
+          f"answering again {back_s:.1f} s after the kill")
+    assert back_s < 20
+    assert set(askers.failed()) <= {"ConnectionError"}, askers.failed()  # refused or dropped connections, nothing else
+    assert proxy not in proxy_pids()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from capitals_qa.serving.proxy import IMPORT_PATH
+from capitals_qa.serving.defaults import RAY_ENV
 from helpers import free_port, wait_until_ready
 
 
@@ -35,8 +35,8 @@ def serve_url(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     os.environ["WRITE_LOG"] = str(state / "writes.sqlite")
     os.environ["FEEDBACK_DB"] = str(state / "feedback.sqlite")
-    # Serve's proxy with our middleware, as `serve run capitals:...` starts it (capitals.py).
-    os.environ["RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"] = IMPORT_PATH
+    # Serve's controller and proxies as `serve run capitals:...` starts them (capitals.py): our middleware, ...
+    os.environ.update(RAY_ENV)
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
     # A cluster of its own, even where another Ray runs on this machine (ray.init would join that one).

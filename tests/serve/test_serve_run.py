@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from capitals_qa.serving.proxy import IMPORT_PATH
+from capitals_qa.serving.defaults import RAY_ENV
 from capitals_qa.settings import DEFAULT_DOCUMENTS, PROJECT_DIR
 from helpers import free_port
 
@@ -80,8 +80,8 @@ def starting_service(qa_model, tmp_path_factory):
     app["args"].update(store_cache="", documents=str(documents))
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     (folder / "serve_config.yaml").write_text(yaml.safe_dump(config))
-    # As README tells a user of a config file: Serve's proxy with our middleware.
-    env = {**os.environ, "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": IMPORT_PATH, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
+    # As README tells a user of a config file: RAY_ENV exported (our middleware in Serve's proxy, ...).
+    env = {**os.environ, **RAY_ENV, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
     url = f"http://127.0.0.1:{port}"
     # --address local: a Ray cluster of its own (2 CPUs: the config's Pipeline replica fits), never another's.
     process = subprocess.Popen([str(SERVE), "run", "--address", "local", str(folder / "serve_config.yaml")], cwd=PROJECT_DIR, env=env,

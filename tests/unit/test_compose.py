@@ -253,3 +253,10 @@ def test_image_command_starts_ray_with_a_reachable_dashboard_then_serves_the_con
     serve_run = re.search(r"&&\s*(exec\s+)?serve run\b[^&;]*\sserve_config\.yaml$", cmd)
     assert ray_start and serve_run and ray_start.start() < serve_run.start()
     assert "--non-blocking" not in cmd  # serve run must stay in the foreground to keep the container alive
+
+
+def test_image_starts_ray_with_the_settings_serves_controller_and_proxies_read_at_their_start():
+    from capitals_qa.serving.defaults import RAY_ENV
+
+    env = dockerfile_env()
+    assert {name: env.get(name) for name in RAY_ENV} == RAY_ENV
