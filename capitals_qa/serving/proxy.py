@@ -2,8 +2,8 @@
 
 Ray wraps each HTTP proxy it starts in the Starlette middlewares that `middlewares()` returns when Ray starts with
 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares (read by Ray 2.54 in
-ray/serve/_private/http_util.py; set with the rest of serving/defaults.RAY_ENV, see README "Serve's proxy"). The middleware sees all that the proxy
-answers, Ray's own answers included:
+ray/serve/_private/http_util.py; set with the rest of serving/defaults.RAY_ENV, see README "Serve's proxy").
+The middleware sees all that the proxy answers, Ray's own answers included:
 
 - Ray's own errors are plain text: 404 while no application serves a path, 503 beyond `max_queued_requests`, 408
   past `request_timeout_s`, no answer at all (a bare 500 from uvicorn) when the ingress dies mid-request. Here
