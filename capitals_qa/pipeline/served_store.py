@@ -65,9 +65,6 @@ class ServedStore:
         self._following.start()
 
     def _poll(self, interval_s: float) -> None:
-        warm = getattr(self.store, "warm", None)
-        if warm is not None:
-            warm()  # SparseBM25DocumentStore: count restored documents' words now, not on the first upload
         while True:
             time.sleep(interval_s)
             try:

@@ -28,7 +28,7 @@ from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, read_state
 logger = logging.getLogger(__name__)
 
 # Bump when what a snapshot holds, or how the index is computed, changes: older files are then rebuilt.
-FORMAT = "capitals-qa-store/1"
+FORMAT = "capitals-qa-store/2"  # 2: the word counts (tf) beside the weights
 SUFFIX = ".store.npz"
 
 

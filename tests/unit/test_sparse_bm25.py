@@ -260,7 +260,6 @@ def test_an_index_changed_by_writes_and_deletes_scores_as_one_built_at_once(meth
 
 def test_a_store_restored_from_saved_state_takes_writes_as_one_built_at_once(store):
     restored = SparseBM25DocumentStore.from_state(store.index_state(), store.get_all_documents(), progress_bar=False)
-    restored.warm()
     extra = Document(content="Canberra is the capital of Australia, not Sydney.", meta={"name": "Australia"})
     restored.write_documents([extra])
     at_once = SparseBM25DocumentStore(progress_bar=False)
