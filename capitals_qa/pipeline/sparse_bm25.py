@@ -447,7 +447,7 @@ def _counts_from_matrix(rows: List[Document], matrix: Dict[str, Any]) -> Dict[st
     words = np.repeat(np.arange(len(matrix["indptr"]) - 1, dtype=np.int32), np.diff(matrix["indptr"]))
     order = np.argsort(matrix["indices"], kind="stable")
     bounds = np.cumsum(np.bincount(matrix["indices"], minlength=len(rows)))[:-1]
-    ids, repeats = np.split(words[order], bounds), np.split(matrix["tf"][order].astype(np.float32), bounds)
+    ids, repeats = np.split(words[order], bounds), np.split(matrix["tf"][order], bounds)
     return {doc.id: _WordCounts(doc.content, i, r, int(r.sum())) for doc, i, r in zip(rows, ids, repeats)}
 
 
