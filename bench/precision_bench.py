@@ -42,7 +42,7 @@ RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 MODELS_DIR = RESULTS_DIR / "models"
 QUESTIONS = PROJECT_DIR / "bench" / "questions.jsonl"
 PASSAGES = PROJECT_DIR / "data" / "countries-and-capitals.jsonl.gz"
-# The service's reader parameters (pipeline.yml), and Haystack's defaults for the window.
+# The service's reader parameters (pipeline.yml), its window apart (Haystack's own default is max_seq_len 256).
 READER_PARAMS = {"context_window_size": 1000, "return_no_answer": True, "progress_bar": False, "num_processes": 0}
 DEFAULT_WINDOW = {"max_seq_len": 384, "doc_stride": 128}
 

@@ -1,7 +1,7 @@
 """How long a new replica of the embedded default takes to answer, with and without the store snapshot.
 
-    .venv/bin/python -m bench.replica_start            # about 3 minutes on 2 cores; writes bench/results/replica_start.*
-    .venv/bin/python -m bench.replica_start --default  # only the default row (no results written)
+    .venv/bin/python -m bench.replica_start            # about 12 minutes on 2 cores; writes bench/results/replica_start.*
+    .venv/bin/python -m bench.replica_start --default  # only the snapshot rows, without the "before" ones (no results written)
 
 For each way of filling the store, the application is deployed from a config (`capitals:app`, one `Pipeline`
 replica of 1 CPU) and answers; then the config is deployed again with `num_replicas: 2` and nothing else
@@ -20,6 +20,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import json  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -41,6 +42,7 @@ QUESTION = "Which river flows through Budapest?"
 APP = "start"
 # The autoscaler adds a replica well after the last one started; a warm spare worker needs this long to be ready.
 SETTLE_S = 15
+ROUNDS = 3  # starts measured of each way Ray is started
 WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.pipeline", "RAY_num_workers_soft_limit": "16"}
 
 
@@ -152,6 +154,57 @@ def import_seconds() -> float:
     return time.perf_counter() - started
 
 
+def summary(rows: List[dict], names: List[str]) -> List[str]:
+    """Median (min to max) over the rounds of each way of starting, phase by phase."""
+    phases = [
+        ("its constructor starts (imports done)", lambda p: p["constructor"]),
+        ("constructed", lambda p: p["constructed"]),
+        ("its first question reaches it", lambda p: p["first_question"]),
+        ("it answers that question", lambda p: p["first_answer"]),
+        ("its constructor's own time", lambda p: p["constructed"] - p["constructor"]),
+        ("constructed until the first question reached it", lambda p: p["first_question"] - p["constructed"]),
+        ("the first question's compute", lambda p: p["first_answer"] - p["first_run"]),
+    ]
+
+    def cell(name: str, phase) -> str:
+        values = sorted(phase(r["phases_s"]) for r in rows if r["row"] == name)
+        return f"{statistics.median(values):.2f} ({values[0]:.2f} to {values[-1]:.2f})" if values else ""
+
+    rounds = min(sum(r["row"] == name for r in rows) for name in names)
+    return [
+        f"Over the {rounds} rounds, seconds after the change, median (min to max):",
+        "",
+        "| new replica | " + " | ".join(["Ray as started by default", "Ray started with warm workers"][: len(names)]) + " |",
+        "| --- |" + " ---: |" * len(names),
+        *[f"| {label} | " + " | ".join(cell(name, phase) for name in names) + " |" for label, phase in phases],
+    ]
+
+
+def passages_seconds(snapshot: Path) -> Dict[str, float]:
+    """The snapshot's passages made into Documents as a new replica does (snapshot.documents_from_lines: copies),
+    against Haystack's Document constructor on the same lines (how it was done before), best of 3, in this process."""
+    from haystack.schema import Document
+
+    from capitals_qa.pipeline.snapshot import documents_from_lines
+    from capitals_qa.pipeline.sparse_bm25 import read_state
+
+    lines = read_state(snapshot, texts=("documents",))["documents"]
+
+    def constructed() -> list:
+        records = (json.loads(line) for line in lines.split("\n") if line)
+        return [Document(content=r["content"], meta=r["meta"], id=r["id"]) for r in records]
+
+    timed = {}
+    for name, make in (("haystack_constructor_s", constructed), ("copies_s", lambda: documents_from_lines(lines))):
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            make()
+            runs.append(time.perf_counter() - started)
+        timed[name] = round(min(runs), 3)
+    return timed
+
+
 def session(rows: List[dict], work: Path, model: Path, env: Dict[str, str], cases: List[tuple]) -> None:
     """One Ray instance started with `env` (its workers inherit it), and the cases timed in it."""
     import ray
@@ -187,11 +240,16 @@ def main() -> None:
         ("InMemoryDocumentStore, indexed at every start (before)", {"pipeline": str(in_memory_yaml(work)), "store_cache": ""}),
         ("SparseBM25DocumentStore, indexed at every start (STORE_CACHE_DIR empty)", {"store_cache": ""}),
     ]
-    session(rows, work, model, {}, ([] if only_default else before) + [(default, {"store_cache": cache})])
-    session(rows, work, model, WARM_WORKERS, [(default + ", Ray started with warm workers", {"store_cache": cache})])
+    warm = default + ", Ray started with warm workers"
+    # One start is one sample, and they move by seconds between runs: ROUNDS of each, alternating, so that a
+    # change in the machine's load hits both alike.
+    for round_ in range(1, ROUNDS + 1):
+        session(rows, work, model, {}, ([] if only_default or round_ > 1 else before) + [(default, {"store_cache": cache})])
+        session(rows, work, model, WARM_WORKERS, [(warm, {"store_cache": cache})])
     imports = import_seconds()
     load = os.getloadavg()
     snapshot = next(Path(cache).glob("*.store.npz"))
+    passages = passages_seconds(snapshot)
     lines = [
         "# Time until a new replica of the embedded default answers",
         "",
@@ -215,12 +273,17 @@ def main() -> None:
           f"| {r['running_s']} | {', '.join(f'{k} {v}' for k, v in r['phases_s'].items())} | {r['pipeline_load_s']} "
           f"| {r['answered']} |" for r in rows],
         "",
-        f"Snapshot: {snapshot.stat().st_size / 1e6:.1f} MB ({snapshot.name}).",
+        *summary(rows, [default, warm]),
+        "",
+        f"Snapshot: {snapshot.stat().st_size / 1e6:.1f} MB ({snapshot.name}). Its {rows[-1]['documents']} passages"
+        f" made into Documents in this process (JSON included, best of 3): {passages['copies_s']} s as copies of one"
+        f" Document (how a replica makes them), {passages['haystack_constructor_s']} s through Haystack's Document"
+        " constructor.",
     ]
     print("\n".join(lines))
     if not only_default:
         (RESULTS / "replica_start.md").write_text("\n".join(lines) + "\n")
-        (RESULTS / "replica_start.json").write_text(json.dumps({"imports_s": round(imports, 1), "rows": rows}, indent=2) + "\n")
+        (RESULTS / "replica_start.json").write_text(json.dumps({"imports_s": round(imports, 1), "passages": passages, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ at once on one disk may each write one, and a reader only ever sees a whole file
 (zip CRCs, format, key, the store's BM25 settings, that the index covers exactly the passages) before the store
 is touched, so a snapshot is loaded whole or not at all.
 """
+import copy
 import hashlib
 import json
 import logging
@@ -111,7 +112,7 @@ def load_snapshot(store: SparseBM25DocumentStore, path: Path, key: Optional[str]
         raise SnapshotError(f"store snapshot {path} is truncated or damaged ({error})") from None
     try:
         about = json.loads(state.pop("about"))
-        documents = _documents(state.pop("documents"))
+        documents = documents_from_lines(state.pop("documents"))
     except (ValueError, KeyError, TypeError) as error:
         raise SnapshotError(f"store snapshot {path} is damaged ({error})") from None
     if about.get("format") != FORMAT:
@@ -128,6 +129,25 @@ def load_snapshot(store: SparseBM25DocumentStore, path: Path, key: Optional[str]
     return len(documents)
 
 
-def _documents(lines: str) -> List[Document]:
-    records = (json.loads(line) for line in lines.split("\n") if line)
-    return [Document(content=r["content"], meta=r["meta"], id=r["id"]) for r in records]
+def documents_from_lines(lines: str) -> List[Document]:
+    """The passages as Haystack Documents, made as copies of one Document with the fields of each line set.
+
+    Haystack's Document constructor validates every field (a pydantic dataclass): 0.5 to 0.8 s for 20k passages,
+    which were validated when they were written, against 0.1 s for copies (a new replica's start waits for it).
+    The types are still checked, so that a damaged line is refused rather than served.
+    """
+    template = Document(content="", id="template")
+    documents = []
+    for line in lines.split("\n"):
+        if not line:
+            continue
+        record = json.loads(line)
+        content, meta, doc_id = record["content"], record["meta"], record["id"]
+        if not (isinstance(content, str) and isinstance(meta, dict) and isinstance(doc_id, str)):
+            raise TypeError(f"a passage line has content, meta, id of types {type(content).__name__}, "
+                            f"{type(meta).__name__}, {type(doc_id).__name__}")
+        document = copy.copy(template)
+        document.content, document.meta, document.id = content, meta, doc_id
+        document.id_hash_keys = ["content"]  # the template's list is not shared
+        documents.append(document)
+    return documents

@@ -44,6 +44,11 @@ class RunTime:
 class TorchWorkers:
     def __init__(self, cpus: int, limits: Optional[QueueLimits] = None):
         self.cpus = cpus
+        # The thread building the replica (its constructor loads and quantizes the model) gets as many torch
+        # threads as the replica has CPUs. torch takes OMP_NUM_THREADS when it is imported, and a worker that Ray
+        # started with preloaded modules imported it before Ray set that, so torch would use every core of the
+        # machine there (seen: 2 threads in a 1-CPU replica on 2 cores).
+        torch.set_num_threads(cpus)
         self.limits = limits
         self._pool = ThreadPoolExecutor(max_workers=cpus, thread_name_prefix="pipeline")
         self._waiting: Deque[Tuple[asyncio.Future, bool]] = deque()  # (granted when a worker is free, exclusive)

@@ -260,3 +260,14 @@ def test_image_starts_ray_with_the_settings_serves_controller_and_proxies_read_a
 
     env = dockerfile_env()
     assert {name: env.get(name) for name in RAY_ENV} == RAY_ENV
+
+
+@pytest.mark.parametrize("config", ["serve_config.yaml", "serve_config.per_node.yaml"])
+def test_serve_configs_give_replicas_the_environment_the_code_gives_them(config):
+    # A deployment's ray_actor_options in a config file replace the code's, runtime_env included: the
+    # application's runtime_env must carry REPLICA_ENV itself.
+    from capitals_qa.serving.defaults import REPLICA_ENV
+
+    (app,) = yaml.safe_load((ROOT / config).read_text())["applications"]
+    env_vars = app["runtime_env"]["env_vars"]
+    assert {name: env_vars.get(name) for name in REPLICA_ENV} == REPLICA_ENV

@@ -79,3 +79,16 @@ def test_nodes_that_are_not_readers_are_left_alone(load_pipeline):
     pipeline = load_pipeline()
     retriever = pipeline.get_node("Retriever")
     assert set_reader_precision([("Retriever", retriever)], "int8", has_gpu=False) == {}
+
+
+def test_outside_a_ray_worker_the_gpu_question_is_torchs_and_starts_no_ray():
+    # A benchmark or script that builds the served pipeline in its own process: asking Ray's runtime context
+    # would start a local Ray instance (12 s here) just to learn there is no GPU.
+    import ray
+
+    from capitals_qa.serving.defaults import has_gpu
+
+    if ray.is_initialized():
+        pytest.skip("Ray runs in this test process already")
+    assert has_gpu() == torch.cuda.is_available()
+    assert not ray.is_initialized()

@@ -6,9 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from haystack.schema import Document
 
-from capitals_qa.pipeline.snapshot import SUFFIX, SnapshotError, load_snapshot, save_snapshot
-from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
+from capitals_qa.pipeline.snapshot import FORMAT, SUFFIX, SnapshotError, load_snapshot, save_snapshot
+from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, save_state
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines, fill_document_store
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
 
@@ -104,6 +105,26 @@ def test_a_named_snapshot_that_cannot_be_used_stops_the_start_naming_the_file(tm
     with pytest.raises(StartupError, match=str(snapshot)):
         fill_document_store(pipelines, target, str(snapshot), None)
     assert target.get_document_count() == 0, "never loaded half"
+
+
+def test_passages_load_as_haystack_would_make_them_and_a_line_of_wrong_types_is_refused(tmp_path):
+    store = SparseBM25DocumentStore(progress_bar=False)
+    store.write_documents([Document(content=r["content"], meta=r["meta"], id=r["id"]) for r in RECORDS])
+    snapshot = tmp_path / f"mine{SUFFIX}"
+    save_snapshot(store, snapshot, key="k")
+    loaded = SparseBM25DocumentStore(progress_bar=False)
+    load_snapshot(loaded, snapshot, key="k")
+    made = {r["id"]: Document(content=r["content"], meta=r["meta"], id=r["id"]).to_dict() for r in RECORDS}
+    assert {doc.id: doc.to_dict() for doc in loaded.get_all_documents()} == made
+
+    # Whole by its CRCs, yet not passages: refused naming the file, never served.
+    state = store.index_state()
+    lines = "\n".join(json.dumps({"id": r["id"], "content": 42, "meta": r["meta"]}) for r in RECORDS)
+    about = json.dumps({"format": FORMAT, "key": "k", "source": "", "documents": len(RECORDS)})
+    with snapshot.open("wb") as stream:
+        save_state(state, stream, about=about, documents=lines)
+    with pytest.raises(SnapshotError, match=f"{snapshot} is damaged"):
+        load_snapshot(SparseBM25DocumentStore(progress_bar=False), snapshot, key="k")
 
 
 def test_a_snapshot_for_another_key_is_refused(tmp_path):

@@ -3,9 +3,33 @@ import asyncio
 import threading
 import time
 
+import pytest
 import torch
 
 from capitals_qa.serving.workers import TorchWorkers
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    # Building TorchWorkers sets the building thread's torch threads: later tests on this thread keep theirs.
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_thread_building_a_replica_uses_as_many_torch_threads_as_the_replica_has_cpus():
+    # A worker Ray started with preloaded modules imported torch before OMP_NUM_THREADS was set: 2 threads here.
+    seen = []
+
+    def build():
+        torch.set_num_threads(2)
+        TorchWorkers(1)
+        seen.append(torch.get_num_threads())
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    thread.join()
+    assert seen == [1]
 
 
 def run_all(workers, works):
