@@ -40,7 +40,7 @@ VARIANTS = {"glibc default": {}, "REPLICA_ENV malloc settings": MALLOC_ENV}
 
 
 def served_pipeline(cache: str):
-    """What a Pipeline replica of 1 CPU builds in its constructor (the imports done before, as in a replica)."""
+    """What a Pipeline replica of 1 CPU builds in its constructor (TorchWorkers(1): one torch thread)."""
     from capitals_qa.serving.backends import LocalPipeline
     from capitals_qa.serving.workers import TorchWorkers
     from capitals_qa.settings import ServiceSettings
@@ -50,11 +50,8 @@ def served_pipeline(cache: str):
 
 def measure(cache: str) -> None:
     """In a fresh process: constructor, first question, the mean of 8 more, and the process's memory after."""
-    import torch
-
     import capitals_qa.serving.pipeline  # noqa: F401  what a replica's process has imported before its constructor
 
-    torch.set_num_threads(1)
     started = time.perf_counter()
     local = served_pipeline(cache)
     constructor = time.perf_counter() - started
@@ -72,9 +69,6 @@ def measure(cache: str) -> None:
 
 def neighbour(cache: str) -> None:
     """In a fresh process: questions one after another until killed."""
-    import torch
-
-    torch.set_num_threads(1)
     local = served_pipeline(cache)
     print("ready", flush=True)
     while True:
@@ -82,10 +76,10 @@ def neighbour(cache: str) -> None:
             local.pipeline.run(query=question)
 
 
-def run(mode: str, env: Dict[str, str], model: Path, cache: str, **popen) -> subprocess.Popen:
+def run(mode: str, env: Dict[str, str], model: Path, cache: str) -> subprocess.Popen:
     child_env = {**os.environ, "READER_PARAMS_MODEL_NAME_OR_PATH": str(model), **env}
     return subprocess.Popen([sys.executable, "-m", "bench.malloc_bench", mode, cache], cwd=PROJECT_DIR, env=child_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def measured(env: Dict[str, str], model: Path, cache: str) -> dict:
