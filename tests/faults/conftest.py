@@ -129,20 +129,20 @@ def running_replicas(app: str = APP, name: str = "Pipeline") -> int:
     return states.get("RUNNING", 0) if set(states) <= {"RUNNING"} else 0
 
 
+def titled_pids(title: str) -> Set[int]:
+    """The processes whose title (the command line Ray gives an actor's process) holds `title`."""
+    return {process.info["pid"] for process in psutil.process_iter(["pid", "cmdline"])
+            if any(title in part for part in process.info["cmdline"] or [])}
+
+
 def replica_pids(app: str = APP, name: str = "Pipeline") -> Set[int]:
-    """The processes of the deployment's replicas, found by the title Ray gives them."""
-    title = f"ServeReplica:{app}:{name}"
-    pids = set()
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        if any(title in part for part in process.info["cmdline"] or []):
-            pids.add(process.info["pid"])
-    return pids
+    """The processes of the deployment's replicas."""
+    return titled_pids(f"ServeReplica:{app}:{name}")
 
 
 def proxy_pids() -> Set[int]:
-    """The processes of Serve's HTTP proxies (an actor's process has its class in its title)."""
-    return {process.info["pid"] for process in psutil.process_iter(["pid", "cmdline"])
-            if any("ray::ProxyActor" in part for part in process.info["cmdline"] or [])}
+    """The processes of Serve's HTTP proxies."""
+    return titled_pids("ray::ProxyActor")
 
 
 def busiest(pids: Set[int], over_s: float = 1.0) -> int:
