@@ -6,6 +6,7 @@ as in deploy/kuberay/rayservice.yaml: the Pipeline replicas run on the workers.
 """
 import copy
 import os
+import signal
 import time
 import uuid
 from typing import Dict, Optional, Set
@@ -145,14 +146,25 @@ def proxy_pids() -> Set[int]:
     return titled_pids("ray::ProxyActor")
 
 
-def busiest(pids: Set[int], over_s: float = 1.0) -> int:
-    """The process that used the most CPU over `over_s`: a replica running questions. A replica that the
-    ingress's router has not heard of yet holds none, and killing it would test no retry."""
-    processes = [psutil.Process(pid) for pid in sorted(pids)]
-    before = [sum(process.cpu_times()[:2]) for process in processes]
-    time.sleep(over_s)
-    used = [sum(process.cpu_times()[:2]) - cpu for process, cpu in zip(processes, before)]
-    return processes[used.index(max(used))].pid
+def kill_holding_questions(app: str, name: str, timeout_s: float = 30) -> int:
+    """SIGKILL a replica of the deployment at a moment Serve counts questions on it; returns its pid.
+
+    A tiny model answers in milliseconds, so a replica picked by CPU use may hold none at the kill, and the
+    retry would not be tested. Serve's count (the replica's get_num_ongoing_requests, which runs beside user
+    code) is read until one holds two: killed a millisecond later, it still holds at least one.
+    """
+    import ray
+    from ray._private.state import actors  # the GCS's actor table, with pids; ray.util.state needs the dashboard
+
+    replicas = {actor["Pid"]: ray.get_actor(actor["Name"], namespace="serve") for actor in actors().values()
+                if actor["State"] == "ALIVE" and actor["Name"].startswith(f"SERVE_REPLICA::{app}#{name}#")}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for pid, replica in replicas.items():
+            if ray.get(replica.get_num_ongoing_requests.remote()) >= 2:
+                os.kill(pid, signal.SIGKILL)
+                return pid
+    raise TimeoutError(f"no {name} replica of {app} held two questions within {timeout_s} s")
 
 
 def node_of(pid: int, cluster) -> Optional[object]:

@@ -8,7 +8,8 @@ import signal
 import time
 
 from askers import Askers
-from conftest import PER_NODE_APP, busiest, deploy_app, ingress_log_text, node_of, proxy_pids, replica_pids, running_replicas, wait_for
+from conftest import (APP, PER_NODE_APP, deploy_app, ingress_log_text, kill_holding_questions, node_of, proxy_pids, replica_pids,
+                      running_replicas, wait_for)
 
 RETRY_LINE = "replica lost during"
 
@@ -19,8 +20,7 @@ def test_a_killed_replica_loses_no_question_and_serve_replaces_it(deploy, cluste
     retries_before = ingress_log_text(cluster).count(RETRY_LINE)
     with Askers(url, clients=8) as askers:
         askers.wait_answered(10)
-        victim = busiest(before)
-        os.kill(victim, signal.SIGKILL)
+        victim = kill_holding_questions(APP, "Pipeline")
         # Serve notices the death, starts a new replica and waits for it to be ready.
         restored_s = wait_for(lambda: running_replicas() == 2 and len(replica_pids() - before) == 1, 120, "a new replica")
         answered_before = askers.answered()
@@ -41,7 +41,7 @@ def test_per_node_mode_a_killed_reader_replica_loses_no_question(cluster, per_no
     try:
         with Askers(url, clients=8) as askers:
             askers.wait_answered(10)
-            os.kill(busiest(replica_pids(PER_NODE_APP, "Reader")), signal.SIGKILL)
+            kill_holding_questions(PER_NODE_APP, "Reader")
             killed_at = askers.answered()
             askers.wait_answered(killed_at + 40)
         retried = ingress_log_text(cluster, PER_NODE_APP, "PerNodeIngress").count(RETRY_LINE)
