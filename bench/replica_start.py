@@ -7,7 +7,8 @@ For each way of filling the store, the application is deployed from a config (`c
 replica of 1 CPU) and answers; then the config is deployed again with `num_replicas: 2` and nothing else
 changed, which is what `serve deploy` and the autoscaler do: Serve adds one replica and keeps the others (the
 benchmark checks that no other replica was started). A replica's start is timed from that config change until
-the new replica has answered its first question, while two clients ask questions all along; the replica logs
+the new replica has answered its first question, while two clients keep the first replica busy and, once Serve
+reports the new replica running, questions are sent as they would keep arriving under load; the replica logs
 its phases (process created, imports done, constructor done, first health check, first answer) and the
 benchmark reads them back. The reader is a random-weight model of roberta-base's shape (12 x 768), loaded from
 disk as a real one would be.
@@ -42,6 +43,7 @@ QUESTION = "Which river flows through Budapest?"
 APP = "start"
 # The autoscaler adds a replica well after the last one started; a warm spare worker needs this long to be ready.
 SETTLE_S = 15
+PROBES, PROBE_S = 5, 0.1  # questions sent once the new replica runs, and the seconds between them
 ROUNDS = 3  # starts measured of each way Ray is started
 WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.pipeline", "RAY_num_workers_soft_limit": "16"}
 
@@ -106,7 +108,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
     assert requests.post(url, data=QUESTION, timeout=120).status_code == 200
     before = replica_logs(logs)
 
-    # Two clients keep asking, so the new replica gets a question as soon as the ingress knows of it.
+    # Two clients keep the first replica busy all along.
     answers: List[int] = []
     stop = threading.Event()
 
@@ -127,11 +129,19 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
     new = set(replica_logs(logs)) - set(before)
     assert len(new) == 1, f"scaling to 2 started {sorted(new)}, not one new Pipeline replica"
     log = replica_logs(logs)[new.pop()]
+    # Both clients wait on the first replica. As under load, where questions keep arriving, questions are sent
+    # as soon as Serve reports the new replica running (PROBES of them, PROBE_S apart, for the ingress to learn
+    # of it), so that its first answer does not wait for the first replica to answer a client.
+    probes = []
+    for _ in range(PROBES):
+        probes.append(threading.Thread(target=lambda: answers.append(requests.post(url, data=QUESTION, timeout=120).status_code)))
+        probes[-1].start()
+        time.sleep(PROBE_S)
     deadline = time.time() + 120
     while "first_answer" not in start_phases(log) and time.time() < deadline:
         time.sleep(0.1)
     stop.set()
-    for thread in clients:
+    for thread in clients + probes:  # every question sent comes back, answered or refused
         thread.join()
     phases = start_phases(log)
     documents = requests.get(f"{url}/health", timeout=30).json()["document_count"]
@@ -257,7 +267,9 @@ def main() -> None:
         f" (load average {started_load[0]:.1f} at the start, {load[0]:.1f} at the end), reader of roberta-base shape loaded from disk (`reader_precision: auto` as in serve_config.yaml: int8 here; one thread),"
         " the shipped Wikipedia passages. A new replica's start is timed from the config change that asks Serve for"
         " a second `Pipeline` replica (only `num_replicas` changes, as when the autoscaler adds one; no other replica"
-        f" restarts), {SETTLE_S} s after the first one runs, two clients asking all along (after a 503, again 0.25 s later). Phases, in seconds after"
+        f" restarts), {SETTLE_S} s after the first one runs, two clients asking all along (after a 503, again 0.25 s later),"
+        f" and {PROBES} questions {PROBE_S} s apart once Serve reports the new replica running (as questions keep arriving under load; without"
+        " them its first question waited until the first replica answered a client, up to the 1.7 s of one answer). Phases, in seconds after"
         " the change, as the new replica logged them: `process`: its Ray worker process was created (negative: an"
         " idle worker that was there before); `constructor`: Serve started our constructor (imports done);"
         " `constructed`: reader loaded, store filled; `health_checked`: Serve's first health check; `first_question`:"

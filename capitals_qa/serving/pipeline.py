@@ -13,7 +13,7 @@ from capitals_qa.serving.backends import STORE_METHODS, LocalPipeline, store_pro
 from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, MODEL_REPLICA, assigned_cpus
 from capitals_qa.serving.metrics import RayQAMetrics
 from capitals_qa.serving.refusals import ACCESS_LOG_OFF, Refusal
-from capitals_qa.serving.replica_start import StartPhases, leave_warm_worker
+from capitals_qa.serving.replica_start import StartPhases, kept_for_life, leave_warm_worker
 from capitals_qa.serving.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ServiceSettings
 
@@ -25,7 +25,8 @@ class PipelineReplica:
         self.start = StartPhases()
         # Node latencies are timed where the nodes run; the ingress counts the questions.
         queue = QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s)
-        self.local = LocalPipeline(settings, TorchWorkers(assigned_cpus(), queue), RayQAMetrics())
+        with kept_for_life():
+            self.local = LocalPipeline(settings, TorchWorkers(assigned_cpus(), queue), RayQAMetrics())
         self.start.mark("constructed")
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Union[Dict[str, Any], Refusal]:

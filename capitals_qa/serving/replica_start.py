@@ -4,11 +4,13 @@ Where a new replica's seconds go (its worker process, imports, constructor, Serv
 not visible from outside it: the replica log line `replica start: {...}` holds the wall-clock times (epoch
 seconds), which bench/replica_start.py reads back.
 """
+import gc
 import json
 import logging
 import os
 import time
-from typing import Dict
+from contextlib import contextmanager
+from typing import Dict, Iterator
 
 import psutil
 import ray
@@ -45,6 +47,24 @@ class StartPhases:
         logger.info("replica start: %s (seconds after the process: %s)", json.dumps(self.times),
                     {phase: round(at - start, 2) for phase, at in self.times.items()})
         return True
+
+
+@contextmanager
+def kept_for_life() -> Iterator[None]:
+    """What exists before the block and what the block builds (imports, model, store) lives as long as the
+    replica: out of reach of the garbage collector's full passes.
+
+    A full pass walks every object Python tracks: about 530k in a replica once torch, transformers and Haystack
+    are imported, 0.25 s on this machine, paid again whenever one runs, during the constructor or a question.
+    Frozen objects are skipped. Garbage the block left (reference cycles) is collected before freezing, so that
+    nothing dead is kept.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
 
 
 @ray.remote(num_cpus=0)

@@ -1,10 +1,12 @@
 """A replica's start phases (capitals_qa/serving/replica_start.py), without Ray."""
+import gc
 import logging
 import time
+import weakref
 
 import psutil
 
-from capitals_qa.serving.replica_start import StartPhases, leave_warm_worker, process_started
+from capitals_qa.serving.replica_start import StartPhases, kept_for_life, leave_warm_worker, process_started
 
 
 def test_process_started_is_this_process_creation():
@@ -32,3 +34,25 @@ def test_no_spare_worker_unless_ray_preloads_the_serving_code(monkeypatch):
     monkeypatch.delenv("RAY_preload_python_modules", raising=False)
     monkeypatch.setenv("RAY_num_workers_soft_limit", "16")
     assert leave_warm_worker() is False
+
+
+class Node:
+    pass
+
+
+def test_what_a_replica_builds_is_out_of_full_collections_and_its_garbage_is_freed():
+    try:
+        before = Node()
+        with kept_for_life():
+            built = [Node() for _ in range(1000)]
+            cycle = Node()
+            cycle.itself = cycle  # garbage only the collector frees
+            dead = weakref.ref(cycle)
+            del cycle
+        tracked = {id(obj) for obj in gc.get_objects()}
+        # A full pass walks gc.get_objects(): neither what existed nor what the block built is there any more.
+        assert id(before) not in tracked and not any(id(node) in tracked for node in built)
+        assert gc.get_freeze_count() >= len(built) + 1
+        assert dead() is None, "a reference cycle the block left behind was frozen instead of freed"
+    finally:
+        gc.unfreeze()
