@@ -151,7 +151,7 @@ def kill_holding_questions(app: str, name: str, timeout_s: float = 30) -> int:
 
     A tiny model answers in milliseconds, so a replica picked by CPU use may hold none at the kill, and the
     retry would not be tested. Serve's count (the replica's get_num_ongoing_requests, which runs beside user
-    code) is read until one holds two: killed a millisecond later, it still holds at least one.
+    code) is read until one holds two: killed a moment later, it still holds one unless both ended in between.
     """
     import ray
     from ray._private.state import actors  # the GCS's actor table, with pids; ray.util.state needs the dashboard
