@@ -22,24 +22,24 @@ from capitals_qa.settings import ReaderBatching, ServiceSettings
 
 @serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, logging_config=ACCESS_LOG_OFF, **GRACEFUL_SHUTDOWN)
 class PipelineNode:
-    @kept_for_life()
     def __init__(self, settings: ServiceSettings, node_name: str):
-        # The same time-bounded queue as a Pipeline replica's: a question that would wait past max_queue_wait_s
-        # for this node's workers is refused at once (a JSON 503 from the ingress), not queued.
-        self.workers = TorchWorkers(assigned_cpus(), QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s))
-        self.name = node_name
-        pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
-        self.component = pipelines.component(node_name)
-        self.store = getattr(self.component, "document_store", None)
-        fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
-        make_thread_safe(self.store)
-        self.reader_precision = set_reader_precision([(node_name, self.component)], settings.reader_precision, has_gpu())
-        # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
-        self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
-        self.batcher: Optional[ReaderBatcher] = None
-        if isinstance(self.component, FARMReader):
-            self.batcher = ReaderBatcher(self.component, self.workers)
-            self.reconfigure({})
+        with kept_for_life():
+            # The same time-bounded queue as a Pipeline replica's: a question that would wait past max_queue_wait_s
+            # for this node's workers is refused at once (a JSON 503 from the ingress), not queued.
+            self.workers = TorchWorkers(assigned_cpus(), QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s))
+            self.name = node_name
+            pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
+            self.component = pipelines.component(node_name)
+            self.store = getattr(self.component, "document_store", None)
+            fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
+            make_thread_safe(self.store)
+            self.reader_precision = set_reader_precision([(node_name, self.component)], settings.reader_precision, has_gpu())
+            # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
+            self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
+            self.batcher: Optional[ReaderBatcher] = None
+            if isinstance(self.component, FARMReader):
+                self.batcher = ReaderBatcher(self.component, self.workers)
+                self.reconfigure({})
 
     def reconfigure(self, config: Dict[str, Any]) -> None:
         """The Reader's user_config: {"batching": "auto"|true|false, "max_batch_size": int, "batch_wait_timeout_s": float}."""
