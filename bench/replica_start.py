@@ -112,11 +112,14 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
     answers: List[int] = []
     stop = threading.Event()
 
+    def ask_once() -> int:
+        status = requests.post(url, data=QUESTION, timeout=120).status_code
+        answers.append(status)
+        return status
+
     def ask() -> None:
         while not stop.is_set():
-            response = requests.post(url, data=QUESTION, timeout=120)
-            answers.append(response.status_code)
-            if response.status_code != 200:  # a busy replica's 503: wait, but briefly, to see the new one soon
+            if ask_once() != 200:  # a busy replica's 503: wait, but briefly, to see the new one soon
                 time.sleep(0.25)
 
     clients = [threading.Thread(target=ask) for _ in range(2)]
@@ -134,7 +137,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
     # of it), so that its first answer does not wait for the first replica to answer a client.
     probes = []
     for _ in range(PROBES):
-        probes.append(threading.Thread(target=lambda: answers.append(requests.post(url, data=QUESTION, timeout=120).status_code)))
+        probes.append(threading.Thread(target=ask_once))
         probes[-1].start()
         time.sleep(PROBE_S)
     deadline = time.time() + 120
