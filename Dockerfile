@@ -1,7 +1,7 @@
 # Capitals QA: the Ray Serve application, plus the `capitals-index` command the compose indexer runs.
 #   docker build -t capitals-qa .
 #   docker run --rm -p 8000:8000 -p 8265:8265 --shm-size=2g capitals-qa   # embedded store, Wikipedia passages
-# docker-compose.yml runs it over Elasticsearch (README, "Elasticsearch with Docker").
+# docker-compose.yml runs it over Elasticsearch (docs/operations.md, "Elasticsearch with Docker").
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \

@@ -15,7 +15,7 @@ for name, value in RAY_ENV.items():
     os.environ.setdefault(name, value)
 
 from capitals_qa.serving.builders import app_from_env, build_app  # noqa: E402
-from capitals_qa.serving.ingress import HaystackQA
+from capitals_qa.serving.ingress.deployment import HaystackQA
 
 haystack_deployment = app_from_env()
 app = build_app

@@ -10,8 +10,7 @@ pipeline and documents as the service (same settings, same loader), so only the 
 from ray import serve
 from starlette.requests import Request
 
-from capitals_qa.api.serialize import best_answer_text
-from capitals_qa.serving.backends import load_served_pipeline
+from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
 from capitals_qa.settings import ServiceSettings
 
 
@@ -19,12 +18,13 @@ from capitals_qa.settings import ServiceSettings
 class HaystackQA:
     def __init__(self):
         # It also fills the store from DOCUMENTS_PATH (capitals_qa.pipeline.yaml_pipelines.fill_document_store).
-        self.pipeline = load_served_pipeline(ServiceSettings())
+        _, self.pipeline = load_served_pipelines(*ServiceSettings().pipeline_source)
 
     async def __call__(self, request: Request) -> str:
         query = str(await request.body())  # the blog's defect: "b'...'" rather than the decoded text
         result = self.pipeline.run(query=query)  # blocks the event loop: one question at a time, nothing else
-        return best_answer_text(result)
+        answers = result.get("answers") or []
+        return answers[0].answer if answers else ""
 
 
 app = HaystackQA.bind()

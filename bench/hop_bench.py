@@ -6,7 +6,7 @@ Two applications side by side in one Ray Serve, same settings, same process coun
 question after another, in alternating rounds so that both see the same machine:
 - "hop": this service's single mode (`build_single_app`): HaystackQA ingress -> Pipeline replica (handle call).
 - "no hop": the same API served by a replica that holds the pipeline itself, as single mode did before the
-  ingress could retry a question whose replica died (README, "Nothing lost when a replica or node dies").
+  ingress could retry a question whose replica died (docs/operations.md, "Nothing lost when a replica or node dies").
 Pipelines: bench/noop.yml (BM25 top 1, no reader: the serving cost shows) and pipeline.yml with the tiny
 local reader (a cheap real question), both over the bundled 248 countries (data/countries.jsonl), where a
 question costs little besides serving.
@@ -38,11 +38,11 @@ def no_hop_deployment():
 
     from capitals_qa.api.access import Access
     from capitals_qa.api.backend import BodyLimits, Served
-    from capitals_qa.serving.backends import LocalPipeline
+    from capitals_qa.serving.replica.local_pipeline import LocalPipeline
     from capitals_qa.serving.defaults import REPLICA_ENV
-    from capitals_qa.serving.ingress import replica_api
+    from capitals_qa.serving.ingress.deployment import replica_api
     from capitals_qa.serving.metrics import RayQAMetrics
-    from capitals_qa.serving.workers import TorchWorkers
+    from capitals_qa.serving.replica.workers import TorchWorkers
 
     @serve.deployment(name="NoHop", ray_actor_options={"num_cpus": 1, "runtime_env": {"env_vars": REPLICA_ENV}})
     @serve.ingress(replica_api)
@@ -52,7 +52,7 @@ def no_hop_deployment():
             metrics = RayQAMetrics()
             limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)
             access = Access(settings.api_key_value, tuple(settings.cors_origin_list))
-            self.served = Served(LocalPipeline(settings, TorchWorkers(1), metrics), limits, access, metrics)
+            self.served = Served(LocalPipeline(settings, TorchWorkers(1), False, metrics), limits, access, metrics)
 
     return NoHop
 

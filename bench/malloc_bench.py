@@ -41,16 +41,16 @@ VARIANTS = {"glibc default": {}, "REPLICA_ENV malloc settings": MALLOC_ENV}
 
 def served_pipeline(cache: str):
     """What a Pipeline replica of 1 CPU builds in its constructor (TorchWorkers(1): one torch thread)."""
-    from capitals_qa.serving.backends import LocalPipeline
-    from capitals_qa.serving.workers import TorchWorkers
+    from capitals_qa.serving.replica.local_pipeline import LocalPipeline
+    from capitals_qa.serving.replica.workers import TorchWorkers
     from capitals_qa.settings import ServiceSettings
 
-    return LocalPipeline(ServiceSettings(store_cache=cache, reader_precision="int8"), TorchWorkers(1))
+    return LocalPipeline(ServiceSettings(store_cache=cache, reader_precision="int8"), TorchWorkers(1), has_gpu=False)
 
 
 def measure(cache: str) -> None:
     """In a fresh process: constructor, first question, the mean of 8 more, and the process's memory after."""
-    import capitals_qa.serving.pipeline  # noqa: F401  what a replica's process has imported before its constructor
+    import capitals_qa.serving.replica.pipeline_replica  # noqa: F401  what a replica's process has imported before its constructor
 
     started = time.perf_counter()
     local = served_pipeline(cache)

@@ -35,10 +35,11 @@ import psutil  # noqa: E402
 from bench import loadgen  # noqa: E402
 from bench.serve_bench import LOGS_DIR, RESULTS_DIR, choose_documents, ensure_model, machine, make_questions, progress, service_env  # noqa: E402
 from bench.variants import PROJECT_DIR, SERVED, URL, replicas, serving  # noqa: E402
+from capitals_qa.serving import ray_internals  # noqa: E402
 
 REPLICA_PROCESS = "ServeReplica:capitals:HaystackQA"
 # Ray's hook for middlewares around Serve's proxy (one of serving/defaults.RAY_ENV): empty, it installs none.
-PROXY_HOOK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
+PROXY_HOOK = ray_internals.PROXY_CALLBACK
 CLIENT_TIMEOUT_S = 90  # above the proxy's request_timeout_s (60): its 408s are counted, not our own give-ups
 
 
@@ -63,8 +64,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     results: Dict = {"command": command, "machine": machine(), "documents": str(documents), "settings": vars(args)}
     log_path = LOGS_DIR / f"{args.output}.log"
     served = SERVED["ours-serve-config"]
-    # off: Ray's proxy as it comes, every question goes on to the ingress.
-    env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""})}
+    # proxy middleware off: Ray's proxy as it comes, every question goes on to the ingress. Early refusals off:
+    # every refusal is a model replica's own (the variable wins over serve_config.yaml's args).
+    env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""}),
+           "EARLY_REFUSALS": "true" if args.early_refusals == "on" else "false"}
     with serving(served, env, log_path, questions[0], 300, False) as startup_s:
         progress(f"answering after {startup_s:.0f} s; closed loop, 8 clients, {args.capacity_duration:.0f} s")
         capacity = asyncio.run(closed_loop_capacity(questions, args.capacity_duration))
@@ -90,7 +93,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=10, help="seconds per reported window (default 10)")
     parser.add_argument("--documents", help="DOCUMENTS_PATH (default: as bench/serve_bench.py)")
     parser.add_argument("--proxy-middleware", choices=("on", "off"), default="on",
-                        help="Serve's proxy with capitals_qa/serving/proxy.py (on, as README runs it) or as Ray ships it (off)")
+                        help="Serve's proxy with capitals_qa/serving/proxy.py (on, as docs/operations.md runs it) or as Ray ships it (off)")
+    parser.add_argument("--early-refusals", choices=("on", "off"), default="on",
+                        help="EARLY_REFUSALS: the ingress and the proxy refuse while the replicas are full (on, the default) or not (off)")
     parser.add_argument("--output", default="overload", help="result files bench/results/<output>.md, .json")
     return parser.parse_args(argv)
 

@@ -78,7 +78,7 @@ def onnxruntime_int8(reader, workdir: Path) -> Optional[Callable]:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from capitals_qa.pipeline.haystack_internals import reader_model
+    from capitals_qa.pipeline.internals import reader_model
 
     language_model = reader_model(reader).language_model
     encoder = language_model.model

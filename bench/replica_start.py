@@ -45,7 +45,7 @@ APP = "start"
 SETTLE_S = 15
 PROBES, PROBE_S = 5, 0.1  # questions sent once the new replica runs, and the seconds between them
 ROUNDS = 3  # starts measured of each way Ray is started
-WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.pipeline", "RAY_num_workers_soft_limit": "16"}
+WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.replica.pipeline_replica", "RAY_num_workers_soft_limit": "16"}
 
 
 def in_memory_yaml(folder: Path) -> Path:
@@ -98,7 +98,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
     from ray import serve
     from ray.serve.context import _get_global_client
 
-    from capitals_qa.serving.backends import load_served_pipeline
+    from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
     from capitals_qa.settings import ServiceSettings
 
     client = _get_global_client()
@@ -152,7 +152,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
 
     # The part of a replica's start that is ours: the same load in this process, whose imports are done.
     started = time.perf_counter()
-    load_served_pipeline(ServiceSettings(**args))
+    load_served_pipelines(*ServiceSettings(**args).pipeline_source)
     load = time.perf_counter() - started
     since = {phase: round(at - asked, 2) for phase, at in phases.items()}
     return {"row": name, "first_replica_s": round(first, 1), "running_s": round(running - asked, 1),
@@ -163,7 +163,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
 def import_seconds() -> float:
     """What a new replica process spends importing the serving code (torch, transformers, Haystack, Ray Serve)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.pipeline"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.replica.pipeline_replica"], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
@@ -280,7 +280,7 @@ def main() -> None:
         " on one core). `running`: when Serve reported it running. `pipeline load`: the constructor's work timed in"
         f" the benchmark's own process. Importing the serving code in a fresh process takes {imports:.1f} s."
         " Warm workers: Ray started with"
-        f" {' '.join(f'`{k}={v}`' for k, v in WARM_WORKERS.items())} (README, \"Serve your own corpus\").",
+        f" {' '.join(f'`{k}={v}`' for k, v in WARM_WORKERS.items())} (docs/operations.md, \"A new replica in seconds\").",
         "",
         "| store | documents | first replica (s) | new replica takes questions (s) | answers (s) | running (s) | phases (s) | pipeline load (s) | answered |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",

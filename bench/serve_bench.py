@@ -175,13 +175,13 @@ def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Op
 
 def load_for(env: Dict[str, str]):
     """The pipeline a variant with this environment serves, loaded in this process as a replica loads it."""
-    from capitals_qa.serving.backends import load_served_pipeline
+    from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
     from capitals_qa.settings import ServiceSettings
 
     settings = ServiceSettings(
         pipeline=env.get("PIPELINE_YAML", str(DEFAULT_PIPELINE_YAML)), documents=env["DOCUMENTS_PATH"], node_overrides=node_overrides(env)
     )
-    return load_served_pipeline(settings)
+    return load_served_pipelines(*settings.pipeline_source)[1]
 
 
 def choose_documents(given: Optional[str]) -> Tuple[Path, str]:

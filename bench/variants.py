@@ -46,7 +46,7 @@ SERVED: Dict[str, Served] = {
         ),
         Served("ours-code-defaults", ["capitals:haystack_deployment"]),
         Served("ours-int8", ["capitals:haystack_deployment"], env={"READER_PRECISION": "int8"}, precision="int8"),
-        # As README runs a config file: RAY_ENV exported (capitals.py sets it for the others).
+        # As docs/operations.md runs a config file: RAY_ENV exported (capitals.py sets it for the others).
         Served("ours-serve-config", ["serve_config.yaml"], env=RAY_ENV, precision="int8"),
         Served("ours-per-node", ["capitals:app", "mode=per_node", "batching=false"]),
         Served("ours-per-node-batched", ["capitals:app", "mode=per_node", "batching=true"]),

@@ -25,7 +25,7 @@ if not __package__:  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capitals_qa.pipeline.documents import read_records_file  # noqa: E402
-from capitals_qa.pipeline.haystack_internals import silence_bm25_progress_bars  # noqa: E402
+from capitals_qa.pipeline.internals import silence_bm25_progress_bars  # noqa: E402
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ pipeline with PIPELINE_YAML). A bad value stops the app before anything is deplo
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 from pydantic import BaseModel, BaseSettings, Extra, Field, SecretStr, validator
 
@@ -31,7 +31,7 @@ NODE_OVERRIDE = re.compile(r"^[A-Z0-9_]+_PARAMS_[A-Z0-9_]+$")
 # What a browser sends as Origin: scheme, host and an optional port, nothing after.
 CORS_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
-# "auto": batch on GPU replicas only (measured slower per question on CPU, see bench/results).
+# "auto": batch on GPU replicas only (slower per question on CPU: docs/performance.md).
 BatchingMode = Union[Literal["auto"], bool]
 
 
@@ -88,7 +88,7 @@ class ServiceSettings(BaseSettings):
     # are taken from the current directory; empty: writes stay in the replica that took them, labels in memory.
     write_log: Optional[str] = Field(str(STATE_DIR / "writes.sqlite"), env="WRITE_LOG")
     feedback_db: Optional[str] = Field(str(STATE_DIR / "feedback.sqlite"), env="FEEDBACK_DB")
-    # The largest `top_k` a request may give any node: a question's cost grows with it (100,000 took 12 s of CPU).
+    # The largest `top_k` a request may give any node: a question's cost grows with it (the Reader reads them all).
     max_top_k: int = Field(DEFAULT_MAX_TOP_K, env="MAX_TOP_K")
     # When set, every route but /health and /initialized needs it (Authorization: Bearer, or X-API-Key).
     # A SecretStr: printed as '**********' wherever the settings are logged.
@@ -101,6 +101,10 @@ class ServiceSettings(BaseSettings):
     max_queue_wait_s: float = Field(5.0, gt=0, env="MAX_QUEUE_WAIT_S")
     max_waiting_questions: int = Field(16, env="MAX_WAITING_QUESTIONS")
     question_timeout_s: float = Field(30.0, gt=0, env="QUESTION_TIMEOUT_S")
+    # Goodput only: while a model replica's queue is full, the ingress (and Serve's proxy, where our middleware is
+    # installed) refuse the next questions themselves until one comes back, instead of a trip to the replica each.
+    # Off, every refusal is the model replica's own; the answers a client gets are the same (docs/operations.md).
+    early_refusals: bool = Field(True, env="EARLY_REFUSALS")
     # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
@@ -178,6 +182,11 @@ class ServiceSettings(BaseSettings):
     @property
     def cors_origin_list(self) -> List[str]:
         return _split(self.cors_origins)
+
+    @property
+    def pipeline_source(self) -> Tuple[str, str, Optional[str], Dict[str, str], Optional[str]]:
+        """The arguments of pipeline.yaml_pipelines.load_served_pipelines: YAML, pipeline, documents, overrides, cache."""
+        return self.pipeline, self.pipeline_name, self.documents, self.node_overrides, self.store_cache
 
     @property
     def reader_batching(self) -> ReaderBatching:

@@ -1,4 +1,4 @@
-"""Shared by every test: no model hub, and a small local QA model."""
+"""Shared by every test: no model hub, a small local QA model, and one tier marker per test."""
 import atexit
 import os
 import shutil
@@ -22,3 +22,14 @@ def qa_model(tmp_path_factory) -> Path:
     from capitals_qa.testing.models import build_qa_model
 
     return build_qa_model(tmp_path_factory.mktemp("models") / "tiny-qa")
+
+
+TIERS = ("unit", "serve", "faults", "slow")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Each test belongs to exactly one tier (pyproject.toml's markers), so `pytest -m <tier>` leaves none out."""
+    wrong = [f"{item.nodeid}: {tiers or 'no tier'}" for item in items
+             if len(tiers := [mark.name for mark in item.iter_markers() if mark.name in TIERS]) != 1]
+    if wrong:
+        raise pytest.UsageError("each test needs exactly one of the markers " + ", ".join(TIERS) + ":\n" + "\n".join(wrong))

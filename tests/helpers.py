@@ -1,8 +1,16 @@
-"""Helpers for the tests: where the shared corpus is, and waiting for a live service."""
+"""Helpers for the tests: where the shared corpus is, free ports, waiting for a live service, small documents."""
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, Tuple
 
 import requests
+import yaml
 
 from capitals_qa.settings import PROJECT_DIR
 
@@ -27,29 +35,6 @@ def wait_until_ready(url: str, timeout_s: float = 180) -> None:
     raise TimeoutError(f"{url}/health did not answer 200 within {timeout_s} s")
 
 
-def deploy_config(applications: list, timeout_s: float = 240) -> None:
-    """Deploy serve config `applications` as `serve run` does and wait until each runs.
-
-    Serve's own blocking deploy gives up after 60 s, which a few deployments loading models and a 20k-passage
-    store overrun on a busy 2-core machine; a failed deployment still stops the wait at once, with Serve's reason.
-    """
-    from ray import serve
-    from ray.serve.schema import ServeDeploySchema
-
-    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": applications}))
-    names = {app["name"] for app in applications}
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        statuses = {name: serve.status().applications.get(name) for name in names}
-        failed = {name: s.message for name, s in statuses.items() if s is not None and s.status == "DEPLOY_FAILED"}
-        if failed:
-            raise RuntimeError(f"deploy failed: {failed}")
-        if all(s is not None and s.status == "RUNNING" for s in statuses.values()):
-            return
-        time.sleep(1)
-    raise TimeoutError(f"{sorted(names)} not running within {timeout_s} s")
-
-
 # Three short passages and a question on each: enough for a reader to answer, cheap to load many times.
 SMALL_DOCUMENTS = [
     {"content": "Rome is the capital of Italy. The city stands on the Tiber.", "meta": {"name": "Italy"}},
@@ -57,3 +42,36 @@ SMALL_DOCUMENTS = [
     {"content": "Lima is the capital of Peru, on the Pacific coast.", "meta": {"name": "Peru"}},
 ]
 SMALL_QUESTIONS = ["What is the capital of Italy?", "Which river flows through Paris?", "Where is Lima?"]
+
+
+SERVE = Path(sys.executable).parent / "serve"
+
+
+def write_serve_config(folder: Path, qa_model: Path, **args) -> Tuple[Path, int]:
+    """serve_config.yaml as a user runs it, on a free loopback port, with the local model and these `args`; returns
+    the file written in `folder` and the port."""
+    config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
+    port = free_port()
+    config["http_options"].update(host="127.0.0.1", port=port)
+    (app,) = config["applications"]
+    app["args"].update(args)
+    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    path = folder / "serve_config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, port
+
+
+@contextmanager
+def serve_run(config: Path, env: Dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`serve run --address local <config>` (a Ray cluster of its own, never another's), stopped with Ctrl-C after."""
+    process = subprocess.Popen([str(SERVE), "run", "--address", "local", str(config)], cwd=PROJECT_DIR, env=env,
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)  # `serve run` shuts Serve and its Ray down on Ctrl-C
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,9 +1,18 @@
-"""The HTTP layer: FastAPI only (no Ray). It answers through a `Backend` and can be tested with TestClient.
+"""The HTTP layer: FastAPI only (no Ray, no Haystack). It answers through a `Backend` that speaks plain data, so
+it can be tested with TestClient over any backend.
 
-app        create_api(): the FastAPI app, its JSON error shape, its routers
-routers/   questions (POST /, POST /query) and status (/health, /initialized, /hs_version)
-backend    what the routes need from whatever runs the pipeline: answer, describe, params rules
-body       reading a request body within its limit: plain-text questions and /query JSON
-params     checking a request's `params` against the pipeline's nodes before any work is done
-schemas    request and response bodies in Haystack's REST shapes; serialize: pipeline output -> JSON
+app           create_api(): the FastAPI app, its routers and its one JSON error shape
+routers/      the routes, one module per group of endpoints
+backend       what the routes need from whatever runs the pipeline: answers, the store, health
+errors        the errors a client gets (RequestError, Overloaded, Unavailable) and their statuses
+dependencies  what every route asks of a request: what is served, the request's id
+body          reading a request body within its limit: plain-text questions and /query JSON
+params        checking a request's `params` against the pipeline's nodes before any work is done
+schemas       request and response bodies in Haystack's REST shapes
+store_calls   what a failed store call means for a client (400, 501)
+access        the API key and CORS
+metrics       what the API meters (the serving layer records it)
+headers       headers beyond HTTP's own that the answers carry
+squad         feedback labels as SQuAD data (/export-feedback)
+usage         this process's CPU, memory and GPUs for /health
 """

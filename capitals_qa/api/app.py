@@ -8,8 +8,10 @@ from starlette.exceptions import HTTPException
 
 from capitals_qa.api import headers
 from capitals_qa.api.access import AccessControl
-from capitals_qa.api.backend import Overloaded, ServedProvider, Unavailable
-from capitals_qa.api.body import RequestError, validation_messages
+from capitals_qa.api.backend import ServedProvider
+from capitals_qa.api.body import validation_messages
+from capitals_qa.api.dependencies import request_id
+from capitals_qa.api.errors import UNAVAILABLE_RETRY_AFTER_S, Overloaded, RequestError, Unavailable
 from capitals_qa.api.routers import documents, feedback, file_upload, pages, questions, status
 
 
@@ -47,17 +49,22 @@ async def _request_error(request: Request, error: RequestError) -> JSONResponse:
 
 
 async def _overloaded(request: Request, error: Overloaded) -> JSONResponse:
-    # Retry-After tells clients (and Haystack's UI) when to come back, instead of retrying at once.
-    # Its messages, not str(error): raised in a Pipeline replica, it reaches us inside Ray's error, whose text is a traceback.
+    return overload_response(error, request.app.state.served().early_refusals)
+
+
+def overload_response(error: Overloaded, early_refusals: bool) -> JSONResponse:
+    """A 503 with Retry-After, which tells clients (and Haystack's UI) when to come back instead of retrying at
+    once; marked for Serve's proxy to repeat to the next questions while early refusals are on."""
     response = error_response(503, error.messages)
     response.headers["Retry-After"] = str(error.retry_after_s)
-    response.headers[headers.OVERLOADED] = "1"
+    if early_refusals:
+        response.headers[headers.OVERLOADED] = "1"
     return response
 
 
 async def _unavailable(request: Request, error: Unavailable) -> JSONResponse:
     response = error_response(503, error.reasons)
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
     return response
 
 
@@ -75,5 +82,4 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 async def _internal_error(request: Request, error: Exception) -> JSONResponse:
     # The server logs the traceback (Starlette raises the error on after this answer); the client gets the
     # JSON shape and an id to quote.
-    request_id = questions.request_id(request)
-    return error_response(500, [f"internal error while answering (request id {request_id})"])
+    return error_response(500, [f"internal error while answering (request id {request_id(request)})"])

@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
 
 from pydantic import ValidationError
 
+from capitals_qa.api.errors import RequestError
 from capitals_qa.api.schemas import QueryRequest
 
 # A /query body is a flat object whose `params` and `filters` nest a few levels; deeper nesting is refused before
@@ -18,17 +19,6 @@ _JSON_BRACKETS = re.compile(r"[\[\]{}]")
 # Letters, digits or underscore in any script: a question without one (only punctuation or control characters)
 # tokenizes to nothing, on which the Reader fails.
 _WORD = re.compile(r"\w")
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, *messages: str):
-        super().__init__("; ".join(messages))
-        self.status = status
-        self.messages = list(messages)
-
-    def __reduce__(self):
-        # Rebuilt from its own arguments when it crosses processes (from the Pipeline deployment to the ingress).
-        return (type(self), (self.status, *self.messages))
 
 
 async def read_limited(chunks: AsyncIterator[bytes], declared_length: Optional[str], limit: int) -> bytes:

@@ -3,7 +3,7 @@ import asyncio
 from contextlib import contextmanager
 from typing import Iterator, List
 
-from capitals_qa.api.body import RequestError
+from capitals_qa.api.errors import RequestError
 
 # Every question ends in one of these. overloaded and timed_out come from RequestError 503 and 504.
 OUTCOMES = ("answered", "no_answer", "client_error", "overloaded", "timed_out", "failed")

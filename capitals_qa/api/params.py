@@ -2,8 +2,9 @@
 import json
 from typing import Any, Dict, Optional
 
-from capitals_qa.api.backend import DEFAULT_MAX_TOP_K, ParamsRules
-from capitals_qa.api.body import RequestError
+from capitals_qa.api.backend import ParamsRules
+from capitals_qa.api.errors import RequestError
+from capitals_qa.settings import DEFAULT_MAX_TOP_K
 
 # Inputs of a pipeline run, not parameters: passing them through `params` would replace the question or the
 # retrieved documents, which no client of a query endpoint should be able to do.

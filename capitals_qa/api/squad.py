@@ -1,10 +1,10 @@
 """Feedback labels as SQuAD training data, as Haystack REST's `/export-feedback` writes them."""
 from typing import Any, Dict, List
 
-from haystack.schema import Label, Span
+from capitals_qa.api.backend import LabelData
 
 
-def squad_export(labels: List[Label], context_size: int, full_document_context: bool) -> Dict[str, Any]:
+def squad_export(labels: List[LabelData], context_size: int, full_document_context: bool) -> Dict[str, Any]:
     """{"data": [{"paragraphs": [{"context", "id", "qas": [...]}]}, ...]}: one entry per label.
 
     A label with neither a correct answer nor a correct document is a question without an answer
@@ -13,10 +13,11 @@ def squad_export(labels: List[Label], context_size: int, full_document_context: 
     return {"data": [_squad_entry(label, context_size, full_document_context) for label in labels]}
 
 
-def _squad_entry(label: Label, context_size: int, full_document_context: bool) -> Dict[str, Any]:
-    text = label.document.content if isinstance(label.document.content, str) else str(label.document.content)
-    answer_text = label.answer.answer if label.answer else ""
-    start = _answer_start(label)
+def _squad_entry(label: LabelData, context_size: int, full_document_context: bool) -> Dict[str, Any]:
+    document, answer = label["document"], label.get("answer")
+    text = document["content"] if isinstance(document["content"], str) else str(document["content"])
+    answer_text = answer["answer"] if answer else ""
+    start = _answer_start(answer)
     if full_document_context:
         context, answer_start = text, start
     else:
@@ -24,15 +25,15 @@ def _squad_entry(label: Label, context_size: int, full_document_context: bool) -
         room = max(0, (context_size - len(answer_text)) // 2)
         begin = max(0, min(start - room, len(text) - context_size))
         context, answer_start = text[begin : begin + context_size], start - begin
-    impossible = label.is_correct_answer is False and label.is_correct_document is False
+    impossible = label["is_correct_answer"] is False and label["is_correct_document"] is False
     answers = [] if impossible else [{"text": answer_text, "answer_start": answer_start}]
-    qa = {"question": label.query, "id": label.id, "is_impossible": impossible, "answers": answers}
-    return {"paragraphs": [{"context": context, "id": label.document.id, "qas": [qa]}]}
+    qa = {"question": label["query"], "id": label["id"], "is_impossible": impossible, "answers": answers}
+    return {"paragraphs": [{"context": context, "id": document["id"], "qas": [qa]}]}
 
 
-def _answer_start(label: Label) -> int:
-    offsets = label.answer.offsets_in_document if label.answer else None
+def _answer_start(answer: Any) -> int:
+    offsets = answer.get("offsets_in_document") if answer else None
     if not offsets:
         return 0
     first = offsets[0]
-    return first.start if isinstance(first, Span) else first.row  # a table answer's offset is a cell
+    return first["start"] if "start" in first else first["row"]  # a table answer's offset is a cell

@@ -54,13 +54,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     import torch
 
     from capitals_qa.pipeline.precision import PrecisionError, pipeline_nodes, set_reader_precision
-    from capitals_qa.pipeline.yaml_pipelines import StartupError, load_query_pipeline
+    from capitals_qa.pipeline.yaml_pipelines import StartupError, load_served_pipelines
 
     has_gpu = torch.cuda.is_available()
     pipelines = {}
     try:
         for side in ("a", "b"):
-            pipeline = load_query_pipeline(args.pipeline, args.pipeline_name, args.documents or None, node_overrides(os.environ))
+            _, pipeline = load_served_pipelines(args.pipeline, args.pipeline_name, args.documents or None, node_overrides(os.environ))
             applied = set_reader_precision(pipeline_nodes(pipeline), getattr(args, side), has_gpu)
             if not applied:
                 return fail(f"{args.pipeline} has no FARMReader in pipeline {args.pipeline_name!r}: nothing to compare")

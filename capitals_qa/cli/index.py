@@ -39,7 +39,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     # Haystack (and torch under it) take seconds to import: only once the arguments are known to be good.
-    from capitals_qa.pipeline.haystack_internals import silence_bm25_progress_bars
+    from capitals_qa.pipeline.internals import silence_bm25_progress_bars
     from capitals_qa.pipeline.indexing import collect_text_files, index_files
     from capitals_qa.pipeline.snapshot import can_snapshot, is_snapshot_file, save_snapshot
     from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines

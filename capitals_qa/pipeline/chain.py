@@ -6,7 +6,7 @@ the node calls handed in, so answers are the same as when the whole pipeline run
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type
 
-from capitals_qa.pipeline.haystack_internals import root_node, run_node
+from capitals_qa.pipeline.internals import root_node, run_node
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 
 # (node name, node input) -> (node output, edge), as Haystack's `_dispatch_run` returns them.

@@ -1,15 +1,13 @@
 """Where feedback labels live: the document store's label index (Elasticsearch), or for an in-memory store a
 SQLite file, so that labels survive restarts and every replica sees the same ones."""
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol
 
 from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.schema import Label
 
-BUSY_TIMEOUT_S = 30
+from capitals_qa.pipeline import sqlite_file
 
 
 class Labels(Protocol):
@@ -43,26 +41,20 @@ class SQLiteLabels:
 
     def __init__(self, path: str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS labels (id TEXT PRIMARY KEY, label TEXT NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        sqlite_file.create(self.path, "labels (id TEXT PRIMARY KEY, label TEXT NOT NULL)")
 
     def write(self, label: Label) -> None:
-        with closing(self._connect()) as db, db:
+        with sqlite_file.opened(self.path) as db:
             db.execute("INSERT OR REPLACE INTO labels (id, label) VALUES (?, ?)", (label.id, json.dumps(label.to_dict(), default=str)))
 
     def all(self, filters: Optional[Dict[str, Any]] = None) -> List[Label]:
-        with closing(self._connect()) as db:
+        with sqlite_file.opened(self.path) as db:
             rows = db.execute("SELECT label FROM labels ORDER BY rowid").fetchall()
         labels = [json.loads(row) for row, in rows]
         return [Label.from_dict(label) for label in labels if _matches(label, filters or {})]
 
     def delete(self, ids: List[str]) -> None:
-        with closing(self._connect()) as db, db:
+        with sqlite_file.opened(self.path) as db:
             db.executemany("DELETE FROM labels WHERE id = ?", [(label_id,) for label_id in ids])
 
 

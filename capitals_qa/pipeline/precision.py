@@ -1,9 +1,9 @@
 """Reader precision: the numeric format the Reader's model runs in, chosen per replica at start.
 
 fp32 answers exactly as Haystack's FARMReader does. int8 quantizes the model's Linear layers dynamically
-(weights stored as int8, activations quantized per call): on CPU about 2.4x faster at roberta-base size, for a
-small accuracy cost (README, "Reader precision"). fp16 halves the model on a GPU. auto picks int8 on CPU
-replicas and fp16 on GPU replicas. The caller says whether the replica has a GPU (this layer knows no Ray).
+(weights stored as int8, activations quantized per call): faster on CPU for a small accuracy cost
+(docs/configuration.md, "Reader precision"). fp16 halves the model on a GPU. auto picks int8 on CPU replicas and
+fp16 on GPU replicas. The caller says whether the replica has a GPU (this layer knows no Ray).
 """
 from typing import Any, Dict, Iterable, Tuple
 
@@ -34,7 +34,7 @@ def apply_precision(reader: Any, precision: str) -> None:
     """Convert a loaded FARMReader's model, in place, to a chosen precision (see choose_precision)."""
     import torch
 
-    from capitals_qa.pipeline.haystack_internals import reader_model
+    from capitals_qa.pipeline.internals import reader_model
 
     model = reader_model(reader)
     if precision == "int8":

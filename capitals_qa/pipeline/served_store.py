@@ -1,5 +1,6 @@
 """Reading and changing the served document store: uploads through the YAML's indexing pipeline, filtered reads
-and deletes, and one truth across replicas for in-memory stores.
+and deletes, feedback labels, and one truth across replicas for in-memory stores. Its methods take and return
+plain data (the API's `Store` interface, run synchronously).
 
 An in-memory store (InMemoryDocumentStore, SparseBM25DocumentStore) lives in each replica's memory. Its
 writes go to the shared write log (write_log.py) and every replica applies the log in order: the one that
@@ -17,11 +18,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.errors import HaystackError
 from haystack.nodes import BaseConverter, BasePreProcessor
-from haystack.schema import Document, Label
+from haystack.schema import Document
 
 from capitals_qa.pipeline.feedback import labels_for
 from capitals_qa.pipeline.indexing import problem_with_text
 from capitals_qa.pipeline.nodes import WordWindowSplitter
+from capitals_qa.pipeline.results import document_to_dict, label_from_request, label_to_dict
 from capitals_qa.pipeline.sparse_bm25 import check_operators
 from capitals_qa.pipeline.store import run_parameters
 from capitals_qa.pipeline.write_log import LoggedWrite, WriteLog
@@ -97,10 +99,12 @@ class ServedStore:
 
     # --- documents ------------------------------------------------------------------------------------
 
-    def upload(self, files: Sequence[UploadedFile], meta: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
-        """Index the files that can be read; say per file what happened: {"files": [{"name", "documents"|"error"}]}."""
+    def upload(self, files: Sequence[Tuple[str, bytes]], meta: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+        """Index the (name, content) files that can be read; say per file what happened:
+        {"files": [{"name", "documents"|"error"}]}."""
         if self.indexing_pipeline not in self.pipelines.names:
             raise NotImplementedError(f"uploads ({self.pipelines.path} has no pipeline {self.indexing_pipeline!r})")
+        files = [UploadedFile(name, data) for name, data in files]
         results: List[Dict[str, Any]] = []
         readable: List[Tuple[int, UploadedFile]] = []
         for file in files:
@@ -140,7 +144,10 @@ class ServedStore:
         self.log.append("write", [_plain(doc) for doc in documents])
         self.catch_up()
 
-    def documents(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
+    def documents(self, filters: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        return [document_to_dict(document) for document in self._matching(filters)]
+
+    def _matching(self, filters: Optional[Dict[str, Any]]) -> List[Document]:
         self.catch_up()
         try:
             if filters:
@@ -149,24 +156,24 @@ class ServedStore:
         except (HaystackError, TypeError, AttributeError, ValueError) as error:  # what malformed filters raise
             raise ValueError(f"filters: {error}") from None
 
-    def delete(self, filters: Optional[Dict[str, Any]]) -> None:
+    def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
         """Delete the documents that match `filters`; all of them for no filters (as Haystack's REST API)."""
         # Tried first: a delete in the log that cannot run would fail in every replica.
-        self.documents(filters)
+        self._matching(filters)
         if self.log is None:
             self._delete_now(filters)
             return
         self.log.append("delete", filters or None)
         self.catch_up()
 
-
     # --- feedback labels ------------------------------------------------------------------------------
 
-    def write_label(self, label: Label) -> None:
-        self.feedback.write(label)
+    def write_label(self, label: Dict[str, Any]) -> None:
+        """`label`: the fields of `/feedback`'s body (Haystack REST's `CreateLabelSerialized`)."""
+        self.feedback.write(label_from_request(label))
 
-    def labels(self, filters: Optional[Dict[str, Any]] = None) -> List[Label]:
-        return self.feedback.all(filters)
+    def labels(self, filters: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        return [label_to_dict(label) for label in self.feedback.all(filters)]
 
     def delete_labels(self, ids: List[str]) -> None:
         self.feedback.delete(ids)

@@ -1,12 +1,11 @@
 """An in-memory document store whose BM25 index is a sparse matrix (bm25s): fast, filterable, safe across threads.
 
 Haystack's InMemoryDocumentStore scores BM25 with rank_bm25, a Python loop over every document for each query
-word (about 100 ms a question at 20k passages), ignores filters, and writes each hit's score onto the stored
-document. This store keeps Haystack's API, so BM25Retriever and YAML files use it unchanged
+word, ignores filters, and writes each hit's score onto the stored document. This store keeps Haystack's API, so BM25Retriever and YAML files use it unchanged
 (`type: SparseBM25DocumentStore`), and differs in:
 
 - the index: bm25s keeps each word's precomputed BM25 weights per passage in a sparse matrix; a query adds up
-  the rows of its words (under 1 ms at 20k passages). By default the weights are BM25Okapi's as rank_bm25
+  the rows of its words (docs/performance.md, "Retrieval"). By default the weights are BM25Okapi's as rank_bm25
   computes them, so scores and rankings are InMemoryDocumentStore's;
 - filters: Haystack's filter syntax, evaluated on `meta` as InMemoryDocumentStore.get_all_documents does;
 - results: copies of the stored documents with `score` set; the stored documents are never changed, and each
@@ -29,6 +28,8 @@ from haystack.document_stores.filter_utils import LogicalFilterClause
 from haystack.errors import DocumentStoreError
 from haystack.schema import Document, FilterType
 from scipy.special import expit
+
+from capitals_qa.pipeline.internals import bm25s_idf, bm25s_index, bm25s_term_weight
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +183,8 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         vocab = self._vocab.setdefault(index, {})
         known = self._counts.get(index)
         if known is None:
-            # Restored by load_state: each document's counts from the matrix's word counts, 0.3 s at 20k passages.
-            # (Tokenizing them again took 2 s of CPU, and done in the background of a new replica it slowed the
-            # replica's first questions by seconds.)
+            # Restored by load_state: each document's counts from the matrix's word counts, at the first write
+            # (tokenizing them all again, in the background of a new replica, slowed its first questions).
             current = self.bm25.get(index)
             restored = isinstance(current, _Index) and current.bm25 is not None
             known = _counts_from_matrix(current.documents, current.bm25.scores) if restored else {}
@@ -203,12 +203,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
     def _bm25(self, matrix: Dict[str, Any], vocab: Dict[str, int]) -> bm25s.BM25:
         """A bm25s index over a matrix built here, which it only reads to score queries."""
         k1, b = self.bm25_parameters["k1"], self.bm25_parameters["b"]
-        bm25 = bm25s.BM25(method="atire" if self.bm25_method == "okapi" else self.bm25_method, k1=k1, b=b)
-        bm25.scores = matrix
-        bm25.vocab_dict = vocab
-        bm25.unique_token_ids_set = set(vocab.values())
-        bm25.nonoccurrence_array = None
-        return bm25
+        return bm25s_index("atire" if self.bm25_method == "okapi" else self.bm25_method, k1, b, matrix, vocab)
 
     def _word_counts(self, doc: Document, vocab: Dict[str, int]) -> "_WordCounts":
         # Word ids in order of first appearance: the same documents written in one go always give the same state.
@@ -227,7 +222,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         df = np.bincount(words, minlength=vocab_size)
         idf = self._idf(df, n)
         method = "atire" if self.bm25_method == "okapi" else self.bm25_method  # atire's term weight is BM25Okapi's
-        term = bm25s.scoring._select_tfc_scorer(method)(tf_array=tf, l_d=lengths[rows], l_avg=lengths.mean(), k1=k1, b=b)
+        term = bm25s_term_weight(method)(tf_array=tf, l_d=lengths[rows], l_avg=lengths.mean(), k1=k1, b=b)
         weights = (idf[words] * term).astype(np.float32)
         order = np.argsort(words, kind="stable")  # by word, then document (rows are already in order)
         indptr = np.zeros(vocab_size + 1, dtype=np.int64)
@@ -246,7 +241,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             okapi[okapi < 0] = self.bm25_parameters["epsilon"] * okapi.mean()
             idf[present] = okapi
         else:
-            score = bm25s.scoring._select_idf_scorer(self.bm25_method)
+            score = bm25s_idf(self.bm25_method)
             idf[present] = [score(int(count), n) for count in df[present]]
         return idf
 

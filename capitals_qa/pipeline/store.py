@@ -6,7 +6,7 @@ from haystack import Pipeline
 from haystack.document_stores import BaseDocumentStore, InMemoryDocumentStore
 from haystack.nodes.base import BaseComponent
 
-from capitals_qa.pipeline.haystack_internals import in_memory_document_count, serialize_queries
+from capitals_qa.pipeline.internals import in_memory_document_count, serialize_queries
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 

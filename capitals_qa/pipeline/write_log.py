@@ -1,17 +1,14 @@
 """The shared write log: every upload and delete on an in-memory store, in order, in one SQLite file.
 
 Replicas of an in-memory store each hold their own copy of the documents. Each appends its writes here and
-applies what the log holds, its own writes and everyone else's, in the log's order (see shared_store.py), so
+applies what the log holds, its own writes and everyone else's, in the log's order (see served_store.py), so
 every replica converges on the same documents; one that starts later replays the whole log.
 """
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any, List, NamedTuple
 
-# Writers of other replicas may hold the file's lock for a moment; wait rather than fail.
-BUSY_TIMEOUT_S = 30
+from capitals_qa.pipeline import sqlite_file
 
 
 class LoggedWrite(NamedTuple):
@@ -23,26 +20,19 @@ class LoggedWrite(NamedTuple):
 class WriteLog:
     def __init__(self, path: str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            # WAL: readers (every replica polls) never block the writer, nor the writer them.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS writes (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, payload TEXT NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        sqlite_file.create(self.path, "writes (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, payload TEXT NOT NULL)")
 
     def append(self, op: str, payload: Any) -> int:
-        with closing(self._connect()) as db, db:
+        with sqlite_file.opened(self.path) as db:
             cursor = db.execute("INSERT INTO writes (op, payload) VALUES (?, ?)", (op, json.dumps(payload, default=str)))
             return cursor.lastrowid
 
     def last_seq(self) -> int:
-        with closing(self._connect()) as db:
+        with sqlite_file.opened(self.path) as db:
             return db.execute("SELECT COALESCE(MAX(seq), 0) FROM writes").fetchone()[0]
 
     def since(self, seq: int) -> List[LoggedWrite]:
         """The writes after `seq`, oldest first."""
-        with closing(self._connect()) as db:
+        with sqlite_file.opened(self.path) as db:
             rows = db.execute("SELECT seq, op, payload FROM writes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
         return [LoggedWrite(seq, op, json.loads(payload)) for seq, op, payload in rows]

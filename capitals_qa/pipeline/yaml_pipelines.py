@@ -15,7 +15,7 @@ from haystack.pipelines.config import (
 
 import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to YAML files)
 from capitals_qa.pipeline.documents import DocumentsError, is_records_file, read_records_file
-from capitals_qa.pipeline.haystack_internals import component_class, load_component
+from capitals_qa.pipeline.internals import component_class, load_component
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
 from capitals_qa.pipeline.snapshot import (
     SnapshotError,
@@ -29,6 +29,7 @@ from capitals_qa.pipeline.snapshot import (
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 logger = logging.getLogger(__name__)
+
 
 class StartupError(Exception):
     """The service cannot start; the message says which file or setting is wrong."""
@@ -123,17 +124,6 @@ def _apply_overrides(definitions: Dict[str, dict], overrides: Mapping[str, str])
                 logger.info("%s of %s set by %s", key[len(prefix):].lower(), name, key)
 
 
-def load_query_pipeline(
-    pipeline_yaml: str,
-    pipeline_name: str,
-    documents: Optional[str],
-    overrides: Mapping[str, str] = {},
-    cache_dir: Optional[str] = None,
-) -> Pipeline:
-    """The pipeline the service answers with, its store filled from `documents` when empty."""
-    return load_served_pipelines(pipeline_yaml, pipeline_name, documents, overrides, cache_dir)[1]
-
-
 def load_served_pipelines(
     pipeline_yaml: str,
     pipeline_name: str,
@@ -141,7 +131,8 @@ def load_served_pipelines(
     overrides: Mapping[str, str] = {},
     cache_dir: Optional[str] = None,
 ) -> Tuple["YamlPipelines", Pipeline]:
-    """The YAML's pipelines (for its indexing pipeline) and the query pipeline, its store filled when empty."""
+    """The YAML's pipelines (for its indexing pipeline) and the query pipeline the service answers with, its store
+    filled from `documents` when empty: how every replica, benchmark and tool loads the served pipeline."""
     pipelines = YamlPipelines(Path(pipeline_yaml), overrides)
     query = pipelines.load(pipeline_name)
     fill_document_store(pipelines, query.get_document_store(), documents, cache_dir)

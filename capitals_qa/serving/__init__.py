@@ -1,11 +1,12 @@
-"""The serving layer: Ray Serve only. What runs where, and how a replica gets its backend.
+"""The serving layer: Ray Serve. Its modules are grouped by the process they run in.
 
-builders  the application builders `serve run` calls, with typed arguments (capitals_qa.settings)
-ingress   HaystackQA: the one ingress deployment, serving the API over a backend of either mode
-pipeline  PipelineReplica: the `Pipeline` deployment of single mode, the whole pipeline in each replica
-backends  LocalPipeline (in a Pipeline replica), RemotePipeline and NodeChain (in the ingress, over handles)
-retry     the ingress asks another replica when the one holding a question dies
-node      PipelineNode: one node of the pipeline per deployment (per_node mode); batching: the Reader's batches
-workers   worker threads that share a replica's CPUs between questions
-defaults  replica resources and options, in one place
+builders       the application builders `serve run` calls (in the `serve run` process, or Serve's controller)
+ingress/       in each replica of the HaystackQA ingress: the HTTP API over the model deployments' handles
+replica/       in each model replica: the `Pipeline` deployment (single mode) or one node (per_node mode)
+proxy          in each of Serve's HTTP proxies: Ray's own errors as JSON, early refusals
+full_until_answer  the memory of the last overload refusal, behind early refusals (ingress and proxy)
+refusals       refusals cross from a model replica to the ingress as values
+metrics        the API's metrics recorded with Ray's (ingress and replicas)
+defaults       deployment options, and the environment Ray's processes get
+ray_internals  every use of Ray behaviour Ray does not document as stable, each pinned by a test
 """

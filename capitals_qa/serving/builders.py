@@ -1,4 +1,5 @@
-"""Application builders: what `serve run capitals:...` and the serve config files start."""
+"""Application builders: what `serve run capitals:...` and the serve config files start. They run where the
+application is built: the `serve run` process, or Serve's controller for a config file."""
 from typing import Any, Dict, Optional
 
 from ray.serve import Application
@@ -7,9 +8,9 @@ from capitals_qa.pipeline.chain import node_chain
 from capitals_qa.pipeline.preflight import check_loadable
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.serving.defaults import MODEL_REPLICA
-from capitals_qa.serving.ingress import HaystackQA
-from capitals_qa.serving.node import PipelineNode
-from capitals_qa.serving.pipeline import PipelineReplica
+from capitals_qa.serving.ingress.deployment import HaystackQA
+from capitals_qa.serving.replica.node_replica import PipelineNode
+from capitals_qa.serving.replica.pipeline_replica import PipelineReplica
 from capitals_qa.settings import ServiceSettings
 
 

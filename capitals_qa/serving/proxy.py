@@ -1,18 +1,18 @@
-"""Serve's HTTP proxy, taught the API's manners.
+"""Serve's HTTP proxy, taught the API's manners: a Starlette middleware that runs in each proxy process.
 
-Ray wraps each HTTP proxy it starts in the Starlette middlewares that `middlewares()` returns when Ray starts with
-RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares (read by Ray 2.54 in
-ray/serve/_private/http_util.py; set with the rest of serving/defaults.RAY_ENV, see README "Serve's proxy").
-The middleware sees all that the proxy answers, Ray's own answers included:
+Ray wraps each HTTP proxy it starts in the middlewares `middlewares()` returns when Ray starts with
+RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares (serving/defaults.RAY_ENV;
+serving/ray_internals.py). It sees all that the proxy answers, Ray's own answers included:
 
 - Ray's own errors are plain text: 404 while no application serves a path, 503 beyond `max_queued_requests`, 408
   past `request_timeout_s`, no answer at all (a bare 500 from uvicorn) when the ingress dies mid-request. Here
   each gets the API's JSON shape. A 404 before the application has answered once through this proxy is its start:
   a 503 `starting` with Retry-After, as the ingress answers while its model replicas start. Ray's 408 becomes a
   504, a time limit of the service like the ingress's own.
-- While the service is overloaded, questions are refused here, with its last refusal (FullUntilAnswer): sent on,
-  each would cost the proxy's routing, a hop to the ingress and FastAPI there, about 16 ms of CPU on the cores the
-  model runs on. Only credentials the API has accepted are refused here; others go on, to get their 401.
+- Early refusals (goodput only, docs/operations.md "Overload"): after an overload 503 marked `X-Overloaded`,
+  the next questions are refused here with the same answer (FullUntilAnswer) instead of costing the proxy's
+  routing, a hop to the ingress and FastAPI there on the model's cores. Only credentials the API has accepted
+  are refused here; others go on, to get their 401.
 
 Imports nothing of Haystack or torch: the proxy starts before anything else can answer.
 """
@@ -24,9 +24,11 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from capitals_qa.api import headers
+from capitals_qa.api.errors import UNAVAILABLE_RETRY_AFTER_S
+from capitals_qa.serving import ray_internals
 from capitals_qa.serving.full_until_answer import FullUntilAnswer
 
-STARTING_RETRY_AFTER_S = 5  # as the ingress's own `starting` answer
+STARTING_RETRY_AFTER_S = UNAVAILABLE_RETRY_AFTER_S  # as the ingress's own `starting` answer
 BACKPRESSURE_RETRY_AFTER_S = 1
 MAX_ACCEPTED_CREDENTIALS = 256
 OVERLOADED = headers.OVERLOADED.lower().encode()
@@ -130,8 +132,7 @@ class Answer:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             response_headers = dict(message.get("headers", []))
-            # The API answers every error as JSON: a plain-text error is Ray's own.
-            if self.status >= 400 and response_headers.get(b"content-type", b"").startswith(b"text/plain"):
+            if ray_internals.is_rays_own_error(self.status, response_headers):
                 self._ray_start = message
                 return
             self.from_app = self._proxy.app_answered = True

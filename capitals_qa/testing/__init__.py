@@ -1,1 +1,4 @@
-"""Support for tests and benchmarks (not used by the service): small QA models built on this machine."""
+"""Support for tests and benchmarks (not used by the service).
+
+models  small random-weight QA models built on this machine
+"""

@@ -8,6 +8,8 @@ from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
 from helpers import SHARED_CORPUS
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.skipif(not SHARED_CORPUS.is_dir(), reason=f"the shared corpus is not at {SHARED_CORPUS}")
 def test_shared_wikipedia_corpus_indexes_into_the_embedded_store():

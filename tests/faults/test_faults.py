@@ -8,8 +8,11 @@ import signal
 import time
 
 from askers import Askers
-from conftest import (APP, PER_NODE_APP, deploy_app, ingress_log_text, kill_holding_questions, node_of, proxy_pids, replica_pids,
-                      running_replicas, wait_for)
+from fault_cluster import (APP, PER_NODE_APP, deploy_app, ingress_log_text, kill_holding_questions, node_of, proxy_pids, replica_pids,
+                           running_replicas, wait_for)
+import pytest
+
+pytestmark = pytest.mark.faults
 
 RETRY_LINE = "replica lost during"
 

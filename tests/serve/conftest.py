@@ -1,4 +1,8 @@
-"""Live fixtures: a real Ray Serve instance serving the default pipeline with the local model."""
+"""Live fixtures: a real Ray Serve instance serving the default pipeline with the local model.
+
+Package-scoped: Ray runs while tests/serve runs and is shut down after it, so tests that start a Ray of their own
+(tests/faults) run before or after, in any order.
+"""
 import os
 from pathlib import Path
 
@@ -6,50 +10,48 @@ import pytest
 
 from capitals_qa.serving.defaults import RAY_ENV
 from helpers import free_port, wait_until_ready
-
+from ray_helpers import start_local_ray
 
 # This session's Ray folder: /tmp/ray/session_latest names the latest on the machine, maybe another process's.
 RAY_SESSION = {}
 METRICS_PORT = free_port()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def metrics_url(serve_url):
     """Where Ray exports its metrics and ours, in Prometheus' text format (what Prometheus scrapes)."""
     return f"http://127.0.0.1:{METRICS_PORT}/metrics"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serve_logs(serve_url) -> Path:
     """The folder of this session's Serve logs (controller, proxy, replicas)."""
     return RAY_SESSION["dir"] / "logs" / "serve"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serve_url(tmp_path_factory):
     """Ray Serve started in this process, with its HTTP proxy on a port of its own."""
     import ray
     from ray import serve
 
-    # The apps' write log and feedback labels in a folder of this session (Ray's processes inherit these).
-    state = tmp_path_factory.mktemp("state")
-    os.environ["WRITE_LOG"] = str(state / "writes.sqlite")
-    os.environ["FEEDBACK_DB"] = str(state / "feedback.sqlite")
+    # The apps' write log and feedback labels in a folder of this session (Ray's processes inherit these), and
     # Serve's controller and proxies as `serve run capitals:...` starts them (capitals.py): our middleware, ...
-    os.environ.update(RAY_ENV)
+    state = tmp_path_factory.mktemp("state")
+    environment = {"WRITE_LOG": str(state / "writes.sqlite"), "FEEDBACK_DB": str(state / "feedback.sqlite"), **RAY_ENV}
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
     port = free_port()
     # Logical CPUs: several test applications live side by side; each replica asks for one.
-    # A cluster of its own, even where another Ray runs on this machine (ray.init would join that one).
-    context = ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False,
-                       _metrics_export_port=METRICS_PORT)
-    RAY_SESSION["dir"] = Path(context.address_info["session_dir"])
+    RAY_SESSION["dir"] = start_local_ray(num_cpus=8, metrics_port=METRICS_PORT)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
     ray.shutdown()
+    restore(saved)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def qa_url(serve_url, qa_model):
     """The default application (pipeline.yml, bundled corpus) with the local model swapped in.
 
@@ -61,6 +63,7 @@ def qa_url(serve_url, qa_model):
     from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
+    saved = {"READER_PARAMS_MODEL_NAME_OR_PATH": os.environ.get("READER_PARAMS_MODEL_NAME_OR_PATH")}
     os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
     # One CPU for the Pipeline replica: its torch threads, and so its float sums, match direct_pipeline's.
     app = build_single_app(ServiceSettings(), {"ray_actor_options": {"num_cpus": 1}})
@@ -68,15 +71,25 @@ def qa_url(serve_url, qa_model):
     wait_until_ready(serve_url)
     yield serve_url
     serve.delete("qa")
+    restore(saved)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def direct_pipeline(qa_url):
     """The same YAML, overrides and documents as the served app, run in this process without Serve."""
     import torch
 
-    from capitals_qa.serving.backends import load_served_pipeline
+    from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
     from capitals_qa.settings import ServiceSettings
 
     torch.set_num_threads(1)  # as many as the replica has, so float sums are added up in the same order
-    return load_served_pipeline(ServiceSettings())
+    return load_served_pipelines(*ServiceSettings().pipeline_source)[1]
+
+
+def restore(saved: dict) -> None:
+    """Environment variables back as they were (unset where they were unset)."""
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

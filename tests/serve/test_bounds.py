@@ -4,6 +4,8 @@ import json
 import pytest
 import requests
 
+pytestmark = pytest.mark.serve
+
 ITALY = "What is the capital of Italy?"
 
 

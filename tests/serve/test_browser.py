@@ -8,6 +8,8 @@ import requests
 
 from helpers import wait_until_ready
 
+pytestmark = pytest.mark.serve
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -32,8 +34,8 @@ def ui_url(serve_url, qa_model, tmp_path_factory):
     then all come from the passage that matches the question best."""
     from ray import serve
 
-    from capitals_qa.serving.ingress import HaystackQA
-    from capitals_qa.serving.pipeline import PipelineReplica
+    from capitals_qa.serving.ingress.deployment import HaystackQA
+    from capitals_qa.serving.replica.pipeline_replica import PipelineReplica
     from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
 
     state = tmp_path_factory.mktemp("ui")

@@ -22,6 +22,7 @@ ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
 BM25_YAML = str(PROJECT_DIR / "pipelines" / "elasticsearch_bm25.yml")
 
 pytestmark = [
+    pytest.mark.serve,
     pytest.mark.elasticsearch,
     pytest.mark.skipif(
         not ELASTICSEARCH_URL,

@@ -16,7 +16,10 @@ import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
-from helpers import deploy_config, wait_until_ready
+from helpers import wait_until_ready
+from ray_helpers import deploy_applications, replica_logs
+
+pytestmark = pytest.mark.serve
 
 SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 100}}}
 
@@ -45,6 +48,15 @@ def small_queue_url(serve_url, qa_url):
 
 
 @pytest.fixture(scope="module")
+def small_queue_without_early_refusals_url(serve_url, qa_url):
+    """The same, with early refusals off (EARLY_REFUSALS): every refusal is the Pipeline replica's own."""
+    from ray import serve
+
+    yield deploy(serve_url, "small-queue-plain", max_waiting_questions=1, max_queue_wait_s=60, early_refusals=False)
+    serve.delete("small-queue-plain")
+
+
+@pytest.fixture(scope="module")
 def small_queue_per_node_url(serve_url, qa_model):
     """The same limits in per-node mode, from its serve config; questions wait in the Reader's one worker."""
     from ray import serve
@@ -55,7 +67,7 @@ def small_queue_per_node_url(serve_url, qa_model):
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     reader["ray_actor_options"]["num_cpus"] = 1
-    deploy_config([app])
+    deploy_applications([app])
     url = f"{serve_url}/small-queue-per-node"
     wait_until_ready(url)
     yield url
@@ -95,7 +107,8 @@ def wait_for(condition, timeout_s=30, what=""):
     pytest.fail(f"not within {timeout_s} s: {what}")
 
 
-@pytest.mark.parametrize("app", ["small_queue_url", "small_queue_per_node_url"], ids=["single", "per_node"])
+@pytest.mark.parametrize("app", ["small_queue_url", "small_queue_without_early_refusals_url", "small_queue_per_node_url"],
+                         ids=["single", "single-no-early-refusals", "per_node"])
 def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(app, request, serve_logs, metrics_url):
     small_queue_url = request.getfixturevalue(app)
     first_id, again_id = f"refused-{uuid.uuid4().hex}", f"again-{uuid.uuid4().hex}"
@@ -112,18 +125,24 @@ def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_o
         assert int(refused.headers["retry-after"]) >= 1
         # The proxy's own overhead included, on a busy machine; the question would have waited two slow questions.
         assert refused.elapsed.total_seconds() < 3.0, refused.elapsed
-        if app == "small_queue_url":
-            # Nothing has come back since: Serve's proxy refuses the next question itself (serving/proxy.py), so
-            # neither the replica (its count of refusals stays) nor the ingress sees it, and the client gets the
-            # same JSON 503. The ingress logs every question it gets: the first refusal, never the second.
+        if app != "small_queue_per_node_url":
             refused_by_replica = queue(small_queue_url)["refused"]
             again = requests.post(small_queue_url, data="What is the capital of Chile?", headers={"X-Request-Id": again_id}, timeout=60)
             assert again.status_code == 503 and again.json()["errors"] == [message]
             assert 1 <= int(again.headers["retry-after"]) <= int(refused.headers["retry-after"])
-            assert queue(small_queue_url)["refused"] == refused_by_replica
             wait_for(lambda: ingress_logged(serve_logs, first_id), what="the first refusal in the ingress's log")
-            assert not ingress_logged(serve_logs, again_id)
-            wait_for(lambda: proxy_refusals(metrics_url) >= 1, what="the proxy's refusal counted in the scraped metrics")
+            if app == "small_queue_url":
+                # Nothing has come back since: Serve's proxy refuses the next question itself (serving/proxy.py), so
+                # neither the replica (its count of refusals stays) nor the ingress sees it, and the client gets the
+                # same JSON 503. The ingress logs every question it gets: the first refusal, never the second.
+                assert queue(small_queue_url)["refused"] == refused_by_replica
+                assert not ingress_logged(serve_logs, again_id)
+                wait_for(lambda: proxy_refusals(metrics_url) >= 1, what="the proxy's refusal counted in the scraped metrics")
+            else:
+                # Early refusals off: the same answer, decided again by the replica, through the ingress.
+                assert "x-overloaded" not in refused.headers and "x-overloaded" not in again.headers
+                assert queue(small_queue_url)["refused"] == refused_by_replica + 1
+                wait_for(lambda: ingress_logged(serve_logs, again_id), what="the second refusal in the ingress's log")
         assert running.result().status_code == 200 and waiting.result().status_code == 200
     assert requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60).status_code == 200
 
@@ -135,7 +154,7 @@ def proxy_refusals(metrics_url):
 
 
 def ingress_logged(serve_logs, request_id):
-    return any(f"question request_id={request_id} " in log.read_text(errors="replace") for log in serve_logs.glob("replica_*.log"))
+    return any(f"question request_id={request_id} " in log.read_text(errors="replace") for log in replica_logs(serve_logs))
 
 
 def test_a_disconnected_clients_waiting_question_is_never_run(small_queue_url, serve_logs):
@@ -157,7 +176,7 @@ def test_a_disconnected_clients_waiting_question_is_never_run(small_queue_url, s
     after = wait_idle(small_queue_url)
     assert after["started"] == before["started"] + 1  # only the first question ran
     cancelled = re.compile(rf"question request_id={request_id} latency_ms=\S+ outcome=cancelled")
-    wait_for(lambda: any(cancelled.search(log.read_text(errors="replace")) for log in serve_logs.glob("replica_*.log")), what="log line")
+    wait_for(lambda: any(cancelled.search(log.read_text(errors="replace")) for log in replica_logs(serve_logs)), what="log line")
 
 
 def test_a_question_past_the_time_limit_gets_a_json_504_before_the_proxy_timeout(short_limit_url):

@@ -9,7 +9,11 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.settings import PROJECT_DIR
-from helpers import deploy_config, wait_until_ready
+from helpers import wait_until_ready
+from ray_helpers import deploy_applications
+from scraped_metrics import wait_for
+
+pytestmark = pytest.mark.serve
 
 QUESTIONS = ["What is the capital of Italy?", "Which languages are spoken in Belgium?", "How many people live in Japan?"]
 PARAMS = [None, {"Retriever": {"top_k": 3}, "Reader": {"top_k": 2}}, {"top_k": 4}]
@@ -36,7 +40,7 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
     # One core, as the single-mode test replica has: the same torch threads give the same floats.
     reader["ray_actor_options"]["num_cpus"] = 1
     reader.update(reader_overrides)
-    deploy_config([app])
+    deploy_applications([app])
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +117,6 @@ def test_batched_answers_equal_unbatched_and_batching_changes_without_restart(qa
 
 
 def test_per_node_mode_meters_each_node_call(per_node_url, metrics_url):
-    from test_served_metrics import wait_for
-
     for _ in range(2):
         assert requests.post(per_node_url, data="What is the capital of Italy?", timeout=60).status_code == 200
 

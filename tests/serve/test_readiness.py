@@ -12,6 +12,8 @@ import requests
 
 from helpers import wait_until_ready
 
+pytestmark = pytest.mark.serve
+
 YAML = """
 version: 1.26.4.post0
 components:

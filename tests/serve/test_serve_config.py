@@ -6,10 +6,13 @@ import requests
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from capitals_qa.serving.ingress import HaystackQA
-from capitals_qa.serving.pipeline import PipelineReplica
+from capitals_qa.serving.ingress.deployment import HaystackQA
+from capitals_qa.serving.replica.pipeline_replica import PipelineReplica
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
-from helpers import deploy_config, wait_until_ready
+from helpers import wait_until_ready
+from ray_helpers import deploy_applications
+
+pytestmark = pytest.mark.serve
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,8 @@ def test_config_is_valid_for_ray_serve_and_names_the_real_app(config):
     # One replica of 2 cores: what fits one 2-core machine, so no replica is asked for that can never be placed.
     assert (autoscaling["min_replicas"], autoscaling["initial_replicas"], autoscaling["max_replicas"]) == (1, 1, 1)
     assert autoscaling["downscale_delay_s"] == 30 and autoscaling["target_ongoing_requests"] > 0
-    assert deployment.max_ongoing_requests >= 16 and ingress.max_queued_requests > 0
+    # Overload is refused by the Pipeline replicas' queues (JSON): Serve's proxy never queues for the ingress.
+    assert deployment.max_ongoing_requests >= 16 and ingress.max_queued_requests == -1 and ingress.max_ongoing_requests >= 1000
     assert deployment.ray_actor_options.num_cpus == 2
     assert app.args["reader_precision"] == "auto"
     # Stopped replicas finish their questions for as long as a client would wait for them.
@@ -54,7 +58,7 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     (pipeline,) = [d for d in app_config["deployments"] if d["name"] == "Pipeline"]
     pipeline["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)
     # The same call `serve run serve_config.yaml` makes once Serve is up.
-    deploy_config([app_config])
+    deploy_applications([app_config])
     url = f"{serve_url}/from-config"
     try:
         wait_until_ready(url)

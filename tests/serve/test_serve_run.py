@@ -4,26 +4,23 @@ answer; with API_KEY set, every route but the health checks needs the key."""
 import gzip
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from capitals_qa.serving.defaults import RAY_ENV
 from capitals_qa.settings import DEFAULT_DOCUMENTS, PROJECT_DIR
-from helpers import free_port
+from helpers import SERVE, free_port, serve_run, write_serve_config
 
-SERVE = Path(sys.executable).parent / "serve"
+pytestmark = pytest.mark.serve
+
 API_KEY = "test-key-0123456789abcdef"
 QUESTION = "What is the capital of Italy?"
 # Ray's proxy answers its own 404 from the moment it listens until the application's route is deployed: with a
 # config file, while Serve's controller imports the application and runs its builder. Our middleware in the proxy
-# makes it a JSON 503 `starting`. Measured here (2 shared cores): see README, "Overload, time limits and readiness".
+# makes it a JSON 503 `starting`. Measured here (2 shared cores): see docs/operations.md, "Readiness".
 PROXY_STARTING_BOUND_S = 30
 
 
@@ -73,22 +70,13 @@ def starting_service(qa_model, tmp_path_factory):
         for copy in range(3):
             for record in records:
                 copies.write(json.dumps({**record, "id": f"{record['id']}-{copy}"}) + "\n")
-    config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
-    port = free_port()
-    config["http_options"].update(host="127.0.0.1", port=port)
-    (app,) = config["applications"]
-    app["args"].update(store_cache="", documents=str(documents))
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
-    (folder / "serve_config.yaml").write_text(yaml.safe_dump(config))
-    # As README tells a user of a config file: RAY_ENV exported (our middleware in Serve's proxy, ...).
+    config, port = write_serve_config(folder, qa_model, store_cache="", documents=str(documents))
+    # As docs/operations.md tells a user of a config file: RAY_ENV exported (our middleware in Serve's proxy, ...).
     env = {**os.environ, **RAY_ENV, "API_KEY": API_KEY, "WRITE_LOG": str(folder / "writes.sqlite"), "FEEDBACK_DB": str(folder / "feedback.sqlite")}
     url = f"http://127.0.0.1:{port}"
-    # --address local: a Ray cluster of its own (2 CPUs: the config's Pipeline replica fits), never another's.
-    process = subprocess.Popen([str(SERVE), "run", "--address", "local", str(folder / "serve_config.yaml")], cwd=PROJECT_DIR, env=env,
-                               stdout=open(folder / "serve-run.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    launched = time.monotonic()
-    answers = []  # (seconds since launch when sent, when answered, kind)
-    try:
+    with serve_run(config, env, folder / "serve-run.log") as process:
+        launched = time.monotonic()
+        answers = []  # (seconds since launch when sent, when answered, kind)
         deadline = launched + 300
         while time.monotonic() < deadline and process.poll() is None:
             sent = time.monotonic() - launched
@@ -103,13 +91,6 @@ def starting_service(qa_model, tmp_path_factory):
             time.sleep(0.2)
         assert answers and answers[-1][2] == "200", f"not answered: {answers[-5:]}\n{(folder / 'serve-run.log').read_text()[-3000:]}"
         yield url, answers
-    finally:
-        process.send_signal(signal.SIGINT)  # `serve run` shuts Serve and its Ray down on Ctrl-C
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def phases(answers):

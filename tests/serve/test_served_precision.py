@@ -6,6 +6,9 @@ The serve configs' `auto` (int8 on CPU) is checked live by test_serve_config.py;
 import requests
 
 from helpers import wait_until_ready
+import pytest
+
+pytestmark = pytest.mark.serve
 
 QUESTION = "What is the capital of Italy?"
 

@@ -9,6 +9,9 @@ import requests
 
 from capitals_qa.pipeline.documents import read_records_file
 from capitals_qa.settings import DEFAULT_DOCUMENTS
+from ray_helpers import replica_logs
+
+pytestmark = pytest.mark.serve
 
 ITALY = "What is the capital of Italy?"
 
@@ -63,7 +66,7 @@ def test_answers_point_at_their_text_in_context_and_document(qa_url):
     ids=["defaults", "per-node", "global-top_k"],
 )
 def test_query_gives_what_pipeline_run_gives(qa_url, direct_pipeline, params):
-    from capitals_qa.api.serialize import query_response
+    from capitals_qa.pipeline.results import query_response
 
     served = query(qa_url, {"query": ITALY, "params": params, "debug": False}).json()
     expected = query_response(direct_pipeline.run(query=ITALY, params=params), debug=False)
@@ -189,7 +192,7 @@ def test_the_request_id_from_serves_proxy_reaches_our_question_log(qa_url, serve
     logs = serve_logs
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # replica logs are flushed shortly after the answer
-        if any(f"question request_id={request_id}" in log.read_text(errors="replace") for log in logs.glob("replica_*.log")):
+        if any(f"question request_id={request_id}" in log.read_text(errors="replace") for log in replica_logs(logs)):
             return
         time.sleep(0.5)
     pytest.fail(f"no replica log line names request_id={request_id}")

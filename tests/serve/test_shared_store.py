@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import yaml
-from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.settings import PROJECT_DIR
 from helpers import wait_until_ready
+from ray_helpers import submit_applications
+
+pytestmark = pytest.mark.serve
 
 # mode -> (serve config file, the deployment that holds the store)
 MODES = {"single": ("serve_config.yaml", "Pipeline"), "per_node": ("serve_config.per_node.yaml", "Retriever")}
@@ -37,7 +39,7 @@ def two_replicas(request, serve_url, qa_model, tmp_path_factory):
         deployment["num_replicas"] = 2 if deployment["name"] == store_deployment else 1
         deployment["ray_actor_options"]["num_cpus"] = min(1, deployment["ray_actor_options"]["num_cpus"])
     # Not blocking: Serve's own wait gives up after 60 s, and four replica processes may take longer on a busy machine.
-    serve.context._get_global_client().deploy_apps(ServeDeploySchema.parse_obj({"applications": [app]}), _blocking=False)
+    submit_applications([app])
     url = f"{serve_url}/{name}"
     wait_until_ready(url, timeout_s=300)
     yield mode, url

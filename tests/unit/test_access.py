@@ -8,7 +8,9 @@ from capitals_qa.api.access import Access
 from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.settings import ServiceSettings
-from test_api import FakeBackend
+from fake_backend import FakeBackend
+
+pytestmark = pytest.mark.unit
 
 KEY = "k3y-0f-at-least-16-chars"
 

@@ -1,46 +1,15 @@
 """The HTTP API with FastAPI's TestClient over a fake backend: every route, status and error body, no Ray."""
 import asyncio
 import json
-from typing import Any, Dict, List, Optional
 
 import pytest
 from fastapi.testclient import TestClient
-from haystack.schema import Answer, Document, Span
 
 from capitals_qa.api.app import create_api
-from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
+from capitals_qa.api.backend import Backend, BodyLimits, Served
+from fake_backend import FakeBackend
 
-ROME = Document(content="Rome is the capital of Italy.", meta={"name": "Italy"}, id="doc-italy", score=0.9)
-ANSWER = Answer(
-    answer="Rome", type="extractive", score=0.8, context="Rome is the capital of Italy.",
-    offsets_in_document=[Span(0, 4)], offsets_in_context=[Span(0, 4)], document_ids=["doc-italy"], meta={"name": "Italy"},
-)
-
-
-class FakeBackend(Backend):
-    """Answers every question with ANSWER from ROME; records what the routes passed on."""
-
-    def __init__(self, answers: Optional[List[Answer]] = None, error: Optional[Exception] = None):
-        self.answers = [ANSWER] if answers is None else answers
-        self.error = error
-        self.calls: List[tuple] = []
-
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        self.calls.append((query, params, debug))
-        if self.error:
-            raise self.error
-        result = {"query": query, "answers": self.answers, "documents": [ROME]}
-        if debug:
-            result["_debug"] = {"Retriever": {"output": {"documents": [ROME]}, "exec_time_ms": 1.5}}
-        return result
-
-    async def params_rules(self) -> ParamsRules:
-        return ParamsRules({"Retriever": {"query", "filters", "top_k", "index"}, "Reader": {"query", "documents", "top_k"}},
-                           {"filters": "this store ignores filters"})
-
-    async def describe(self) -> Dict[str, Any]:
-        return {"mode": "single", "pipeline": "query", "pipeline_yaml": "/p/pipeline.yml", "nodes": ["Retriever", "Reader"], "document_count": 1}
-
+pytestmark = pytest.mark.unit
 
 def client_for(backend: Backend, limits=BodyLimits(max_question_bytes=100, max_query_bytes=400)) -> TestClient:
     return TestClient(create_api(lambda: Served(backend, limits)), raise_server_exceptions=False)
@@ -177,7 +146,7 @@ def test_openapi_describes_routes_bodies_and_error_shape(client):
 
 
 def test_an_overloaded_backend_is_a_json_503_with_retry_after():
-    from capitals_qa.api.backend import Overloaded
+    from capitals_qa.api.errors import Overloaded
 
     client = client_for(FakeBackend(error=Overloaded("overloaded: a question would wait about 9.0 s", retry_after_s=7)))
     for path, body in (("/", b"What?"), ("/query", b'{"query": "What?"}')):

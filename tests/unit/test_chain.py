@@ -8,11 +8,13 @@ import pytest
 import torch
 import yaml
 
-from capitals_qa.api.serialize import query_response
+from capitals_qa.pipeline.results import query_response
 from capitals_qa.pipeline.chain import node_chain, run_chain
-from capitals_qa.pipeline.haystack_internals import run_node
+from capitals_qa.pipeline.internals import run_node
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML, PROJECT_DIR
+
+pytestmark = pytest.mark.unit
 
 
 def test_default_pipelines_split_into_a_chain():

@@ -4,6 +4,9 @@ import sys
 
 from capitals_qa.cli.index import main as capitals_index
 from capitals_qa.settings import PROJECT_DIR
+import pytest
+
+pytestmark = pytest.mark.unit
 
 HELP_THEN_LIST_MODULES = """
 import sys

@@ -11,6 +11,8 @@ from capitals_qa.cli.compare import main
 from capitals_qa.settings import PROJECT_DIR
 from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def files(qa_model, tmp_path, monkeypatch):

@@ -2,6 +2,9 @@
 import time
 
 from capitals_qa.serving.full_until_answer import FullUntilAnswer
+import pytest
+
+pytestmark = pytest.mark.unit
 
 REFUSAL = "overloaded: 3 questions are waiting already, the limit"
 

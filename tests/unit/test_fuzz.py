@@ -6,10 +6,9 @@ The pipeline is pipeline.yml's, with a store that honours `filters` (so filters 
 and the small local reader on one torch thread, over three one-line documents: each question that reaches the
 pipeline still costs about 30 ms, so the counts below keep the whole file near 30 s on a busy 2-core machine.
 """
-import asyncio
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import pytest
 import schemathesis
@@ -17,34 +16,17 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from capitals_qa.api.app import create_api
-from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
-from capitals_qa.pipeline.store import document_count, ignored_parameters, node_parameters
-from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML
+from capitals_qa.api.backend import BodyLimits, Served
+from capitals_qa.serving.replica.local_pipeline import LocalPipeline
+from capitals_qa.serving.replica.workers import TorchWorkers
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
+
+pytestmark = pytest.mark.slow
 
 
 def fuzz(examples: int) -> settings:
     return settings(max_examples=examples, derandomize=True, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), print_blob=True)
-
-
-class InProcessPipeline(Backend):
-    """The single mode's backend without Ray: Pipeline.run in the test's process."""
-
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self.store = pipeline.get_document_store()
-        self.rules = ParamsRules(node_parameters(pipeline), ignored_parameters(self.store))
-
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        return await asyncio.to_thread(self.pipeline.run, query=query, params=params, debug=debug)
-
-    async def params_rules(self) -> ParamsRules:
-        return self.rules
-
-    async def describe(self) -> Dict[str, Any]:
-        return {"mode": "single", "pipeline": "query", "pipeline_yaml": "fuzz.yml", "nodes": list(self.rules.node_parameters),
-                "document_count": document_count(self.store)}
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +37,13 @@ def app(qa_model, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("fuzz")
-    yaml = folder / "pipeline.yml"
-    yaml.write_text(DEFAULT_PIPELINE_YAML.read_text().replace("type: InMemoryDocumentStore", "type: SparseBM25DocumentStore"))
     documents = folder / "documents.jsonl"
     documents.write_text("".join(json.dumps({"content": f"{city} is the capital of {country}.", "meta": {"name": country}}) + "\n"
                                  for city, country in [("Rome", "Italy"), ("Tirana", "Albania"), ("Canberra", "Australia")]))
-    pipeline = load_query_pipeline(str(yaml), "query", str(documents), {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)})
-    served = Served(InProcessPipeline(pipeline), BodyLimits(max_question_bytes=4096, max_query_bytes=65536))
+    service_settings = ServiceSettings(pipeline=str(DEFAULT_PIPELINE_YAML), documents=str(documents), store_cache="", write_log="", feedback_db="",
+                               node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)})
+    # The single mode's backend, without Ray: what a Pipeline replica runs.
+    served = Served(LocalPipeline(service_settings, TorchWorkers(1), has_gpu=False), BodyLimits(max_question_bytes=4096, max_query_bytes=65536))
     yield create_api(lambda: served)
     torch.set_num_threads(threads)
 

@@ -10,6 +10,8 @@ from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
 from haystack.schema import Document
 
+pytestmark = pytest.mark.unit
+
 
 
 def words(n: int, prefix: str = "w") -> str:

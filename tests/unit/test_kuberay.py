@@ -10,6 +10,8 @@ import yaml
 
 from capitals_qa.settings import PROJECT_DIR
 
+pytestmark = pytest.mark.unit
+
 KUBERAY = PROJECT_DIR / "deploy" / "kuberay"
 SYNC = "python deploy/kuberay/sync_serve_config.py"
 

@@ -8,9 +8,11 @@ from haystack.schema import Answer
 
 from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
-from capitals_qa.api.body import RequestError
+from capitals_qa.api.errors import RequestError
 from capitals_qa.api.metrics import QAMetrics
-from test_api import FakeBackend
+from fake_backend import FakeBackend
+
+pytestmark = pytest.mark.unit
 
 
 class RecordingMetrics(QAMetrics):

@@ -6,7 +6,9 @@ from fastapi.testclient import TestClient
 
 from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
-from test_api import FakeBackend
+from fake_backend import FakeBackend
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture

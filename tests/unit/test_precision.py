@@ -6,11 +6,13 @@ import sys
 import pytest
 import torch
 
-from capitals_qa.pipeline.haystack_internals import reader_model
+from capitals_qa.pipeline.internals import reader_model
 from capitals_qa.pipeline.precision import PrecisionError, choose_precision, pipeline_nodes, set_reader_precision
-from capitals_qa.pipeline.yaml_pipelines import load_query_pipeline
+from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
 from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def load_pipeline(qa_model, tmp_path):
     documents = tmp_path / "docs.json"
     documents.write_text(json.dumps(DOCUMENTS))
     overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
-    return lambda: load_query_pipeline(str(DEFAULT_PIPELINE_YAML), "query", str(documents), overrides)
+    return lambda: load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", str(documents), overrides)[1]
 
 
 def linear_layers(pipeline):
@@ -87,7 +89,7 @@ def test_outside_a_ray_worker_the_gpu_question_is_torchs_and_starts_no_ray():
     # A benchmark or script that builds the served pipeline in its own process: asking Ray's runtime context
     # would start a local Ray instance (12 s here) just to learn there is no GPU. A fresh process, as this one may
     # run Ray already for other tests.
-    script = ("import ray, torch; from capitals_qa.serving.defaults import has_gpu; "
+    script = ("import ray, torch; from capitals_qa.serving.replica.resources import has_gpu; "
               "print(has_gpu() == torch.cuda.is_available(), ray.is_initialized())")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["True", "False"], done.stderr[-2000:]

@@ -6,6 +6,8 @@ from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
 from helpers import free_port
 
+pytestmark = pytest.mark.unit
+
 
 def refusal(yaml, overrides) -> str:
     with pytest.raises(StartupError) as refused:

@@ -11,9 +11,11 @@ from ray.serve._private.http_util import convert_object_to_asgi_messages
 from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
-from capitals_qa.api.app import _overloaded
-from capitals_qa.api.backend import Overloaded
+from capitals_qa.api.app import overload_response
+from capitals_qa.api.errors import Overloaded
 from capitals_qa.serving.proxy import ServiceAnswers
+
+pytestmark = pytest.mark.unit
 
 API_KEY = "key-0123456789"
 OVERLOADED = "overloaded: 16 questions are waiting already, the limit"
@@ -27,6 +29,7 @@ class RaysProxy:
         self.deployed = False
         self.ray_says = None  # (status, text) Ray answers instead of the app
         self.overloaded_for_s = 0
+        self.early_refusals = True  # the service's EARLY_REFUSALS
         self.api_key = None
         self.questions = 0  # questions the application saw
 
@@ -45,7 +48,7 @@ class RaysProxy:
         if self.api_key and given != self.api_key and scope["path"] != "/health":  # the API's health check is open
             response = JSONResponse({"errors": ["a valid API key is needed"]}, status_code=401)
         elif self.overloaded_for_s:
-            response = await _overloaded(None, Overloaded(OVERLOADED, self.overloaded_for_s))
+            response = overload_response(Overloaded(OVERLOADED, self.overloaded_for_s), self.early_refusals)
         else:
             response = JSONResponse({"query": "q", "answers": []})
         await response(scope, receive, send)
@@ -114,6 +117,14 @@ def test_while_overloaded_the_next_questions_are_refused_in_the_proxy_with_the_s
     proxy.overloaded_for_s = 0
     time.sleep(2.05)
     assert client.post("/", content="What is the capital of Peru?").status_code == 200 and proxy.questions == 3
+
+
+def test_with_early_refusals_off_every_question_reaches_the_app(proxy, client):
+    proxy.deployed, proxy.overloaded_for_s, proxy.early_refusals = True, 2, False
+    for number in range(1, 4):
+        refused = client.post("/", content="What is the capital of Italy?")
+        assert refused.status_code == 503 and refused.json() == {"errors": [OVERLOADED]} and refused.headers["retry-after"] == "2"
+        assert proxy.questions == number
 
 
 def test_a_client_the_api_has_not_accepted_is_never_refused_in_the_proxy(proxy, client):

@@ -1,4 +1,4 @@
-"""A replica's start phases (capitals_qa/serving/replica_start.py), without Ray."""
+"""A replica's start phases (capitals_qa/serving/replica/start.py) and the warm worker's guard, without Ray."""
 import gc
 import logging
 import time
@@ -6,7 +6,11 @@ import weakref
 
 import psutil
 
-from capitals_qa.serving.replica_start import StartPhases, kept_for_life, leave_warm_worker, process_started
+from capitals_qa.serving.ray_internals import leave_warm_worker
+from capitals_qa.serving.replica.start import StartPhases, kept_for_life, process_started
+import pytest
+
+pytestmark = pytest.mark.unit
 
 
 def test_process_started_is_this_process_creation():

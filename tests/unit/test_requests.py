@@ -5,8 +5,11 @@ import json
 import pytest
 
 from capitals_qa.api.backend import ParamsRules
-from capitals_qa.api.body import RequestError, json_depth, parse_query_request, parse_question, read_limited
+from capitals_qa.api.errors import RequestError
+from capitals_qa.api.body import json_depth, parse_query_request, parse_question, read_limited
 from capitals_qa.api.params import check_params
+
+pytestmark = pytest.mark.unit
 
 NODES = ParamsRules({
     "Retriever": {"root_node", "query", "filters", "top_k", "documents", "index", "headers", "scale_score"},

@@ -7,12 +7,15 @@ from pydantic import ValidationError
 from capitals_qa.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_PIPELINE_YAML,
+    PROJECT_DIR,
     STATE_DIR,
     ReaderBatching,
     ServiceSettings,
     all_environment_variables,
     environment_variables,
 )
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -131,3 +134,13 @@ def test_upload_limit_and_state_files_are_settings(environ, tmp_path):
     assert ServiceSettings().feedback_db is None
     with pytest.raises(ValidationError, match="max_upload_bytes"):
         ServiceSettings(max_upload_bytes=0)
+
+
+def test_the_configuration_docs_list_every_setting_with_its_variables():
+    table = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    rows = {cells[0].strip("` "): cells[1] for line in table.splitlines()
+            if line.startswith("| `") and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) == 4}
+    documented = {name for name in ServiceSettings.__fields__ if name != "node_overrides"}
+    assert set(rows) == documented
+    for name, variables in all_environment_variables().items():
+        assert all(f"`{variable}`" in rows[name] for variable in variables), (name, rows[name])

@@ -13,6 +13,8 @@ from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, save_state
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines, fill_document_store
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
 
+pytestmark = pytest.mark.unit
+
 RECORDS = [
     {"id": "rome", "content": "Rome is the capital of Italy. The Tiber flows through Rome.", "meta": {"name": "Italy"}},
     {"id": "budapest", "content": "Budapest is the capital of Hungary. The Danube flows through it.", "meta": {"name": "Hungary"}},

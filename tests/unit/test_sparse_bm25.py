@@ -10,6 +10,8 @@ from scipy.special import expit
 
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, read_state, save_state
 
+pytestmark = pytest.mark.unit
+
 FACTS = [
     ("Italy", "Europe", "Rome is the capital of Italy. The Tiber flows through Rome."),
     ("France", "Europe", "Paris is the capital of France. The Seine flows through Paris, and the Louvre is there."),

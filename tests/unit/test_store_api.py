@@ -1,80 +1,33 @@
-"""Uploads, documents and feedback over HTTP (TestClient) on the real pipeline and store, in this process."""
+"""Uploads, documents and feedback over HTTP (TestClient) on a single-mode replica's backend (LocalPipeline: the
+real pipeline, store and write log), in this process."""
 import asyncio
-import functools
 import json
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
 from capitals_qa.api.app import create_api
-from capitals_qa.api.backend import Backend, BodyLimits, ParamsRules, Served
-from capitals_qa.pipeline.served_store import ServedStore, UploadedFile
-from capitals_qa.pipeline.store import document_count, node_parameters
-from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store, load_served_pipelines
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
+from capitals_qa.api.backend import BodyLimits, Served
+from capitals_qa.serving.replica.local_pipeline import LocalPipeline
+from capitals_qa.serving.replica.workers import TorchWorkers
+from capitals_qa.settings import PROJECT_DIR, ServiceSettings
+
+pytestmark = pytest.mark.unit
 
 # The 248 short country documents: quick to load (the default corpus has 20k passages).
 COUNTRIES = str(PROJECT_DIR / "data" / "countries.jsonl")
 QUUX = b"Zorblax is the capital of Quuxland. Quuxland lies beyond the Glimmer Sea and trades in violet salt."
 
 
-class InProcess(Backend):
-    """What a single-mode replica does, without Ray: the pipeline and its ServedStore in this process."""
-
-    def __init__(self, query, store: ServedStore):
-        self.query, self.served_store = query, store
-
-    async def _call(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
-
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-        return await self._call(functools.partial(self.query.run, query=query, params=params, debug=debug))
-
-    async def params_rules(self) -> ParamsRules:
-        return ParamsRules(node_parameters(self.query))
-
-    async def describe(self) -> Dict[str, Any]:
-        return {"mode": "single", "pipeline": "query", "pipeline_yaml": str(DEFAULT_PIPELINE_YAML), "nodes": ["Retriever", "Reader"],
-                "document_count": document_count(self.served_store.store)}
-
-    async def upload(self, files, meta, params):
-        return await self._call(self.served_store.upload, [UploadedFile(name, data) for name, data in files], meta, params)
-
-    async def documents(self, filters):
-        return await self._call(self.served_store.documents, filters)
-
-    async def delete_documents(self, filters):
-        await self._call(self.served_store.delete, filters)
-
-    async def write_label(self, label):
-        await self._call(self.served_store.write_label, label)
-
-    async def labels(self, filters=None):
-        return await self._call(self.served_store.labels, filters)
-
-    async def delete_labels(self, ids):
-        await self._call(self.served_store.delete_labels, ids)
-
-
-def open_replica(qa_model, state_dir):
-    overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
-    pipelines, query = load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", COUNTRIES, overrides)
-    store = ServedStore(pipelines, query.get_document_store(), "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
-    store.follow(interval_s=0.2)
-    return InProcess(query, store)
-
-
-def open_store_replica(state_dir):
-    """Another replica's store, without its reader (quicker to start): what documents and labels it serves."""
-    pipelines = YamlPipelines(DEFAULT_PIPELINE_YAML)
-    store = pipelines.component("DocumentStore")
-    fill_document_store(pipelines, store, COUNTRIES)
-    served = ServedStore(pipelines, store, "indexing", str(state_dir / "writes.sqlite"), str(state_dir / "feedback.sqlite"))
-    served.follow(interval_s=0.2)
-    return InProcess(None, served)
+def open_replica(qa_model, state_dir) -> LocalPipeline:
+    """What a single-mode replica runs, without Ray: the pipeline, its store and the write log it follows."""
+    settings = ServiceSettings(documents=COUNTRIES, store_cache="", write_log=str(state_dir / "writes.sqlite"),
+                               feedback_db=str(state_dir / "feedback.sqlite"),
+                               node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)})
+    return LocalPipeline(settings, TorchWorkers(1), has_gpu=False)
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +113,8 @@ def test_bad_filters_get_400(client):
     assert client.post("/documents/delete_by_filters", json={"filters": "name"}).status_code == 422
 
 
-def test_a_replica_started_later_has_every_upload_and_follows_new_ones_within_2_s(client, state_dir):
-    late = open_store_replica(state_dir)
+def test_a_replica_started_later_has_every_upload_and_follows_new_ones_within_2_s(client, qa_model, state_dir):
+    late = open_replica(qa_model, state_dir)
     late_client = TestClient(create_api(lambda: Served(late, BodyLimits(4096, 65536))))
     count = client.get("/health").json()["document_count"]
     assert late_client.get("/health").json()["document_count"] == count
@@ -193,7 +146,7 @@ def feedback_on_rome(correct: bool, **changes) -> Dict[str, Any]:
     }
 
 
-def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, state_dir):
+def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, qa_model, state_dir):
     client.delete("/feedback")
     assert client.post("/feedback", json=feedback_on_rome(True, id="good")).status_code == 200
     assert client.post("/feedback", json=feedback_on_rome(False, id="bad")).status_code == 200
@@ -209,8 +162,8 @@ def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, stat
     answer = paragraph["qas"][0]["answers"][0]
     assert paragraph["context"][answer["answer_start"]:][:4] == "Rome" and paragraph["qas"][0]["id"] == "good"
     # A restarted replica (a new process opening the same file) has them all.
-    restarted = open_store_replica(state_dir)
-    assert sorted(label.id for label in asyncio.run(restarted.labels())) == ["bad", "gold", "good"]
+    restarted = open_replica(qa_model, state_dir)
+    assert sorted(label["id"] for label in asyncio.run(restarted.labels())) == ["bad", "gold", "good"]
     client.delete("/feedback")
     assert [label["id"] for label in client.get("/feedback").json()] == ["gold"]
     assert client.post("/eval-feedback").json() == {"answer_accuracy": None, "document_accuracy": None, "n_feedback": 0}
@@ -219,6 +172,14 @@ def test_feedback_is_stored_counted_exported_and_survives_a_restart(client, stat
 def test_feedback_of_the_wrong_shape_gets_422_naming_the_field(client):
     response = client.post("/feedback", json=feedback_on_rome(True, is_correct_answer="maybe"))
     assert response.status_code == 422 and response.json()["errors"][0].startswith("body.is_correct_answer")
+
+
+def test_feedback_whose_answer_haystack_cannot_read_gets_400_and_is_not_stored(client):
+    feedback = feedback_on_rome(True, id="unreadable")
+    feedback["answer"]["type"] = False  # the schema's string; Haystack's Answer takes extractive, generative or other
+    response = client.post("/feedback", json=feedback)
+    assert response.status_code == 400 and "type" in response.json()["errors"][0], response.text
+    assert "unreadable" not in [label["id"] for label in client.get("/feedback").json()]
 
 
 def test_health_carries_haystack_rest_fields_next_to_ours(client):

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import SHARED_CORPUS
 
+pytestmark = pytest.mark.unit
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHIPPED = PROJECT_DIR / "data" / "countries-and-capitals.jsonl.gz"
 

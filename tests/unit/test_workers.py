@@ -6,7 +6,9 @@ import time
 import pytest
 import torch
 
-from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.serving.replica.workers import TorchWorkers
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(autouse=True)
@@ -93,8 +95,8 @@ def test_a_waiting_question_whose_caller_is_cancelled_leaves_the_queue_and_never
 
 
 def test_a_question_that_would_wait_past_the_budget_is_refused_at_once_with_retry_after():
-    from capitals_qa.api.backend import Overloaded
-    from capitals_qa.serving.workers import QueueLimits
+    from capitals_qa.api.errors import Overloaded
+    from capitals_qa.serving.replica.workers import QueueLimits
 
     async def main():
         workers = TorchWorkers(1, QueueLimits(max_waiting=100, max_wait_s=0.5))
@@ -119,8 +121,8 @@ def test_a_question_that_would_wait_past_the_budget_is_refused_at_once_with_retr
 
 
 def test_the_waiting_count_is_bounded_too():
-    from capitals_qa.api.backend import Overloaded
-    from capitals_qa.serving.workers import QueueLimits
+    from capitals_qa.api.errors import Overloaded
+    from capitals_qa.serving.replica.workers import QueueLimits
 
     async def main():
         workers = TorchWorkers(1, QueueLimits(max_waiting=1, max_wait_s=60))
@@ -141,8 +143,8 @@ def test_the_waiting_count_is_bounded_too():
 
 
 def test_a_question_that_waited_past_the_budget_is_not_started():
-    from capitals_qa.api.backend import Overloaded
-    from capitals_qa.serving.workers import QueueLimits
+    from capitals_qa.api.errors import Overloaded
+    from capitals_qa.serving.replica.workers import QueueLimits
 
     ran = []
 

@@ -4,9 +4,9 @@ from typing import Any, Dict, List
 from fastapi import APIRouter, Depends
 
 from capitals_qa.api.backend import Served
-from capitals_qa.api.routers.questions import ERRORS, served
+from capitals_qa.api.dependencies import served
+from capitals_qa.api.errors import ERROR_RESPONSES
 from capitals_qa.api.schemas import DocumentModel, FilterRequest
-from capitals_qa.api.serialize import document_to_dict
 from capitals_qa.api.store_calls import store_call
 
 router = APIRouter(tags=["documents"])
@@ -17,18 +17,17 @@ router = APIRouter(tags=["documents"])
     summary="The documents whose meta matches the filters (all of them for {})",
     response_model=List[DocumentModel],
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=ERROR_RESPONSES,
 )
 async def get_documents(request: FilterRequest, service: Served = Depends(served)) -> List[Dict[str, Any]]:
-    documents = await store_call(service.backend.documents(request.filters))
-    return [document_to_dict(document) for document in documents]
+    return await store_call(service.backend.documents(request.filters))
 
 
 @router.post(
     "/documents/delete_by_filters",
     summary="Delete the documents whose meta matches the filters (all of them for {})",
     response_model=bool,
-    responses=ERRORS,
+    responses=ERROR_RESPONSES,
 )
 async def delete_documents(request: FilterRequest, service: Served = Depends(served)) -> bool:
     await store_call(service.backend.delete_documents(request.filters))

@@ -2,12 +2,11 @@
 from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Depends
-from haystack.schema import Answer, Document, Label
 
 from capitals_qa.api.backend import Served
-from capitals_qa.api.routers.questions import ERRORS, served
+from capitals_qa.api.dependencies import served
+from capitals_qa.api.errors import ERROR_RESPONSES
 from capitals_qa.api.schemas import FeedbackMetrics, FeedbackRequest, FilterRequest
-from capitals_qa.api.serialize import jsonable
 from capitals_qa.api.squad import squad_export
 from capitals_qa.api.store_calls import store_call
 
@@ -15,37 +14,32 @@ router = APIRouter(tags=["feedback"])
 USER_FEEDBACK = {"origin": ["user-feedback"]}
 
 
-@router.post("/feedback", summary="Store a user's judgement of an answer as a label", responses=ERRORS)
+@router.post("/feedback", summary="Store a user's judgement of an answer as a label", responses=ERROR_RESPONSES)
 async def post_feedback(feedback: FeedbackRequest, service: Served = Depends(served)) -> None:
-    data = feedback.dict()
-    document = Document.from_dict({key: value for key, value in data.pop("document").items() if value is not None})
-    answer = data.pop("answer")
-    data.pop("no_answer")  # Haystack's Label derives it from the answer
-    label = Label(document=document, answer=Answer.from_dict(answer) if answer else None, **data)
-    await store_call(service.backend.write_label(label))
+    await store_call(service.backend.write_label(feedback.dict()))
 
 
 @router.get("/feedback", summary="Every stored label", response_model=List[Dict[str, Any]])
 async def get_feedback(service: Served = Depends(served)) -> List[Dict[str, Any]]:
-    return [jsonable(label.to_dict()) for label in await store_call(service.backend.labels())]
+    return await store_call(service.backend.labels())
 
 
 @router.delete("/feedback", summary="Delete the labels users sent (gold labels stay)")
 async def delete_feedback(service: Served = Depends(served)) -> None:
     labels = await store_call(service.backend.labels(USER_FEEDBACK))
-    await store_call(service.backend.delete_labels([label.id for label in labels]))
+    await store_call(service.backend.delete_labels([label["id"] for label in labels]))
 
 
 @router.post("/eval-feedback", summary="Share of users' labels with a correct answer and a correct document",
-             response_model=FeedbackMetrics, responses=ERRORS)
+             response_model=FeedbackMetrics, responses=ERROR_RESPONSES)
 async def eval_feedback(request: Optional[FilterRequest] = None, service: Served = Depends(served)) -> Dict[str, Any]:
     filters = {**((request.filters if request else None) or {}), **USER_FEEDBACK}
     labels = await store_call(service.backend.labels(filters))
     if not labels:
         return {"answer_accuracy": None, "document_accuracy": None, "n_feedback": 0}
     return {
-        "answer_accuracy": sum(bool(label.is_correct_answer) for label in labels) / len(labels),
-        "document_accuracy": sum(bool(label.is_correct_document) for label in labels) / len(labels),
+        "answer_accuracy": sum(bool(label["is_correct_answer"]) for label in labels) / len(labels),
+        "document_accuracy": sum(bool(label["is_correct_document"]) for label in labels) / len(labels),
         "n_feedback": len(labels),
     }
 
@@ -60,5 +54,5 @@ async def export_feedback(
     else:
         labels = await store_call(service.backend.labels(USER_FEEDBACK))
         # A right passage with a wrong answer is neither a SQuAD answer nor a question without one.
-        labels = [label for label in labels if not (label.is_correct_document and label.is_correct_answer is False)]
+        labels = [label for label in labels if not (label["is_correct_document"] and label["is_correct_answer"] is False)]
     return squad_export(labels, context_size, full_document_context)

@@ -13,8 +13,9 @@ from pydantic import BaseModel, Extra, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from capitals_qa.api.backend import Served
-from capitals_qa.api.body import RequestError, read_limited, validation_messages
-from capitals_qa.api.routers.questions import ERRORS, served
+from capitals_qa.api.body import read_limited, validation_messages
+from capitals_qa.api.dependencies import served
+from capitals_qa.api.errors import ERROR_RESPONSES, RequestError
 from capitals_qa.api.schemas import UploadErrorResponse, UploadResponse
 from capitals_qa.api.store_calls import store_call
 
@@ -57,7 +58,7 @@ def _form_schema() -> Dict[str, Any]:
     response_model=UploadResponse,
     response_model_exclude_none=True,
     responses={400: {"model": UploadErrorResponse, "description": "some files refused (named); the others were indexed"},
-               413: ERRORS[413], 422: ERRORS[422]},
+               413: ERROR_RESPONSES[413], 422: ERROR_RESPONSES[422]},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema()}}}},
 )
 async def upload_files(request: Request, service: Served = Depends(served)):

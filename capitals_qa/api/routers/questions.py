@@ -2,36 +2,26 @@
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from capitals_qa.api.backend import Overloaded, Served
-from capitals_qa.api.body import RequestError, parse_query_request, parse_question, read_limited
+from capitals_qa.api.backend import Served
+from capitals_qa.api.body import parse_query_request, parse_question, read_limited
+from capitals_qa.api.dependencies import request_id, served
+from capitals_qa.api.errors import ERROR_RESPONSES, Overloaded, RequestError, root_cause
 from capitals_qa.api.metrics import question_outcome
 from capitals_qa.api.params import check_params
-from capitals_qa.api.schemas import ErrorResponse, QueryRequest, QueryResponse
-from capitals_qa.api.serialize import best_answer_text, query_response
+from capitals_qa.api.schemas import QueryRequest, QueryResponse
 
 # Serve writes this logger to each replica's log (by name only: this layer imports no Ray).
 logger = logging.getLogger("ray.serve")
 router = APIRouter()
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503, 504)}
 # A route whose answers are text/plain still sends its errors as JSON; FastAPI would file them under text/plain.
 JSON_ERRORS = {status: {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-               for status in ERRORS}
-
-
-def served(request: Request) -> Served:
-    return request.app.state.served()
-
-
-def request_id(request: Request) -> str:
-    """Serve's proxy gives every request an `x-request-id` (the client's own, if it sent one)."""
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
+               for status in ERROR_RESPONSES}
 
 
 def request_body(media_type: str, schema: Dict[str, Any]) -> Dict[str, Any]:
@@ -60,7 +50,7 @@ async def ask(request: Request, service: Served = Depends(served)) -> PlainTextR
     response_model=QueryResponse,
     # Fields a result does not have (`_debug` unless asked for) stay out of the body.
     response_model_exclude_unset=True,
-    responses=ERRORS,
+    responses=ERROR_RESPONSES,
     openapi_extra=request_body("application/json", QueryRequest.schema()),
 )
 async def query(request: Request, service: Served = Depends(served)) -> Dict[str, Any]:
@@ -71,7 +61,13 @@ async def query(request: Request, service: Served = Depends(served)) -> Dict[str
         debug = bool(query_request.debug)
         result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
         outcome.append(answered_or_not(service, result))
-        return query_response(result, debug)
+        return result
+
+
+def best_answer_text(result: Dict[str, Any]) -> str:
+    """The top answer's text; Haystack sorts answers by score, and a no-answer is the empty string."""
+    answers = result.get("answers") or []
+    return answers[0]["answer"] if answers else ""
 
 
 def answered_or_not(service: Served, result: Dict[str, Any]) -> str:
@@ -114,11 +110,3 @@ async def answer(service: Served, rid: str, query: str, params: Optional[Dict[st
         latency_ms = (time.perf_counter() - started) * 1000
         logger.info("question request_id=%s latency_ms=%.1f outcome=%s", rid, latency_ms, outcome)
 
-
-def root_cause(error: BaseException) -> BaseException:
-    """The first error of a chain: Pipeline.run wraps a node's error in a plain Exception, Ray in RayTaskError."""
-    while True:
-        inner = getattr(error, "cause", None) or error.__cause__
-        if inner is None or inner is error:
-            return error
-        error = inner

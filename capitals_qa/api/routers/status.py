@@ -2,19 +2,20 @@
 from importlib.metadata import version
 from typing import Any, Dict
 
-import haystack
 from fastapi import APIRouter, Depends
 
 from capitals_qa.api import usage as usage_of
-from capitals_qa.api.backend import Served, Unavailable
-from capitals_qa.api.routers.questions import served
+from capitals_qa.api.backend import Served
+from capitals_qa.api.dependencies import served
+from capitals_qa.api.errors import Unavailable
 from capitals_qa.api.schemas import ErrorResponse, HealthResponse, VersionResponse
 
 router = APIRouter()
 
 
 # Read once: /health answers Serve's and load balancers' frequent checks.
-VERSIONS = {"haystack": haystack.__version__, "ray": version("ray")}
+# Read from the installed packages' metadata: the API process need not import Haystack to report it.
+VERSIONS = {"haystack": version("farm-haystack"), "ray": version("ray")}
 
 
 @router.get("/health", summary="Readiness and what is served", response_model=HealthResponse,
@@ -36,4 +37,4 @@ async def initialized() -> bool:
 
 @router.get("/hs_version", summary="Haystack REST API: the Haystack version", response_model=VersionResponse)
 async def hs_version() -> Dict[str, str]:
-    return {"hs_version": haystack.__version__}
+    return {"hs_version": VERSIONS["haystack"]}

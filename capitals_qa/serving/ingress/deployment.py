@@ -5,18 +5,19 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from capitals_qa.api.app import create_api
 from capitals_qa.api.access import Access
+from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
-from capitals_qa.serving.backends import NodeChain, RemotePipeline
-from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, LIGHT_REPLICA, QUEUES
+from capitals_qa.serving import ray_internals
+from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, INGRESS_QUEUES, LIGHT_REPLICA
+from capitals_qa.serving.ingress.node_chain import NodeChain
+from capitals_qa.serving.ingress.remote_pipeline import RemotePipeline
 from capitals_qa.serving.metrics import RayQAMetrics
 from capitals_qa.settings import ServiceSettings
 
 
 def this_replicas_service() -> Served:
-    # What Serve's class-based routes do to find `self`: the replica's instance of the deployment class.
-    return serve.get_replica_context().servable_object.served
+    return ray_internals.this_replicas_instance().served
 
 
 def replica_api() -> FastAPI:
@@ -24,13 +25,13 @@ def replica_api() -> FastAPI:
     return create_api(this_replicas_service)
 
 
-@serve.deployment(ray_actor_options=LIGHT_REPLICA, **QUEUES, **GRACEFUL_SHUTDOWN)
+@serve.deployment(ray_actor_options=LIGHT_REPLICA, **INGRESS_QUEUES, **GRACEFUL_SHUTDOWN)
 @serve.ingress(replica_api)
 class HaystackQA:
     """The HTTP API; the pipeline runs in other deployments, so a question survives the death of a replica.
 
-    single mode (`pipeline` given): hands each question to the Pipeline deployment (serving/pipeline.py).
-    per_node mode (`nodes` given): walks the node deployments.
+    single mode (`pipeline` given): hands each question to the Pipeline deployment (replica/pipeline_replica.py).
+    per_node mode (`nodes` given): walks the node deployments (replica/node_replica.py).
     """
 
     def __init__(
@@ -45,9 +46,9 @@ class HaystackQA:
         if nodes:
             backend = NodeChain(settings, root, nodes, store_node, metrics)
         elif pipeline is not None:
-            backend = RemotePipeline(pipeline)
+            backend = RemotePipeline(pipeline, settings.early_refusals)
         else:
             raise ValueError("HaystackQA needs the Pipeline deployment (single mode) or the node deployments (per_node)")
         limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)
         self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)), metrics,
-                             settings.question_timeout_s)
+                             settings.question_timeout_s, settings.early_refusals)

@@ -1,4 +1,4 @@
-"""PipelineNode (per_node mode): one node of the query pipeline, and the document store it reads, per replica."""
+"""PipelineNode (per_node mode): one node of the query pipeline per replica, with the document store it reads."""
 import functools
 import os
 from typing import Any, Dict, Optional, Tuple, Union
@@ -6,36 +6,37 @@ from typing import Any, Dict, Optional, Tuple, Union
 from haystack.nodes import FARMReader
 from ray import serve
 
-from capitals_qa.api.backend import Overloaded
-from capitals_qa.pipeline.haystack_internals import run_node
+from capitals_qa.api.errors import Overloaded
+from capitals_qa.pipeline.internals import run_node
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
-from capitals_qa.serving.backends import STORE_METHODS, open_served_store, store_problem_now
-from capitals_qa.serving.batching import ReaderBatcher
-from capitals_qa.serving.refusals import ACCESS_LOG_OFF, Refusal
-from capitals_qa.serving.replica_start import kept_for_life
-from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, LIGHT_REPLICA, assigned_cpus, has_gpu
-from capitals_qa.serving.workers import QueueLimits, TorchWorkers
+from capitals_qa.serving.defaults import ACCESS_LOG_OFF, GRACEFUL_SHUTDOWN, LIGHT_REPLICA
+from capitals_qa.serving.refusals import Refusal
+from capitals_qa.serving.replica.batching import ReaderBatcher
+from capitals_qa.serving.replica.local_store import LocalStore, open_served_store, store_problem_now
+from capitals_qa.serving.replica.resources import assigned_cpus, has_gpu
+from capitals_qa.serving.replica.start import kept_for_life
+from capitals_qa.serving.replica.workers import QueueLimits, TorchWorkers
 from capitals_qa.settings import ReaderBatching, ServiceSettings
 
 
 @serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, logging_config=ACCESS_LOG_OFF, **GRACEFUL_SHUTDOWN)
-class PipelineNode:
+class PipelineNode(LocalStore):
     def __init__(self, settings: ServiceSettings, node_name: str):
         with kept_for_life():
             # The same time-bounded queue as a Pipeline replica's: a question that would wait past max_queue_wait_s
             # for this node's workers is refused at once (a JSON 503 from the ingress), not queued.
-            self.workers = TorchWorkers(assigned_cpus(), QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s))
+            workers = TorchWorkers(assigned_cpus(), QueueLimits(settings.max_waiting_questions, settings.max_queue_wait_s))
             self.name = node_name
             pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
             self.component = pipelines.component(node_name)
-            self.store = getattr(self.component, "document_store", None)
-            fill_document_store(pipelines, self.store, settings.documents, settings.store_cache)
-            make_thread_safe(self.store)
+            store = getattr(self.component, "document_store", None)
+            fill_document_store(pipelines, store, settings.documents, settings.store_cache)
+            make_thread_safe(store)
             self.reader_precision = set_reader_precision([(node_name, self.component)], settings.reader_precision, has_gpu())
             # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
-            self.served_store = open_served_store(pipelines, self.store, settings) if self.store is not None else None
+            super().__init__(workers, store, open_served_store(pipelines, store, settings), f"node {node_name} holds no document store")
             self.batcher: Optional[ReaderBatcher] = None
             if isinstance(self.component, FARMReader):
                 self.batcher = ReaderBatcher(self.component, self.workers)
@@ -56,18 +57,6 @@ class PipelineNode:
             return await self.workers.run(run, exclusive=bool(debug))
         except Overloaded as refusal:
             return refusal  # returned, not raised: see serving/refusals.py
-
-    async def store_call(self, method: str, *args: Any) -> Any:
-        """A ServedStore method (upload, documents, delete, write_label, labels, delete_labels) on this replica's store."""
-        if self.served_store is None or method not in STORE_METHODS:
-            raise NotImplementedError(f"{method} (node {self.name} holds no document store)")
-        return await self.workers.run(functools.partial(getattr(self.served_store, method), *args))
-
-    async def check_health(self) -> None:
-        """Serve's periodic replica check: fails while this node's store cannot be read."""
-        problem = await store_problem_now(self.store)
-        if problem:
-            raise RuntimeError(problem)
 
     async def describe(self) -> Dict[str, Any]:
         problem = await store_problem_now(self.store)

@@ -1,8 +1,9 @@
-"""Turning Haystack's pipeline output into JSON, losslessly, in the shapes of its `to_dict()` methods."""
-from typing import Any, Dict, List
+"""Haystack's objects as plain data (JSON types) in the shapes of their `to_dict()` methods: what a replica sends
+the API, which never handles Haystack's classes."""
+from typing import Any, Dict
 
 import numpy as np
-from haystack.schema import Answer, Document, Span
+from haystack.schema import Answer, Document, Label, Span
 
 # Embeddings are large and of no use to an HTTP client; ids hashes are an indexing detail.
 _DOCUMENT_FIELDS_LEFT_OUT = ("embedding", "id_hash_keys")
@@ -19,8 +20,12 @@ def answer_to_dict(answer: Answer) -> Dict[str, Any]:
     return jsonable(answer.to_dict())
 
 
+def label_to_dict(label: Label) -> Dict[str, Any]:
+    return jsonable(label.to_dict())
+
+
 def query_response(result: Dict[str, Any], debug: bool) -> Dict[str, Any]:
-    """The `/query` body for one `pipeline.run` result."""
+    """The `/query` body for one `Pipeline.run` result."""
     response = {
         "query": result.get("query"),
         "answers": [answer_to_dict(a) for a in result.get("answers", [])],
@@ -31,10 +36,13 @@ def query_response(result: Dict[str, Any], debug: bool) -> Dict[str, Any]:
     return response
 
 
-def best_answer_text(result: Dict[str, Any]) -> str:
-    """The top answer's text; Haystack sorts answers by score, and a no-answer is the empty string."""
-    answers: List[Answer] = result.get("answers") or []
-    return answers[0].answer if answers else ""
+def label_from_request(data: Dict[str, Any]) -> Label:
+    """A Haystack Label from `/feedback`'s body (Haystack REST's `CreateLabelSerialized` fields)."""
+    data = dict(data)
+    document = Document.from_dict({key: value for key, value in data.pop("document").items() if value is not None})
+    answer = data.pop("answer", None)
+    data.pop("no_answer", None)  # Haystack's Label derives it from the answer
+    return Label(document=document, answer=Answer.from_dict(answer) if answer else None, **data)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,16 +1,19 @@
-"""Every use of a Haystack 1.x internal, in one place.
+"""Every use of a Haystack 1.x or bm25s internal, in one place.
 
 Haystack's public API loads a YAML only as whole pipelines, each with new components, and runs a pipeline only
 as a whole. Sharing components between pipelines, running one node at a time (per-node serving) and joining
-the Reader's model calls (batching) need the pieces below. Each is pinned to the Haystack version in
-pyproject.toml by tests/unit/test_haystack_internals.py: a Haystack upgrade that changes one fails there first.
+the Reader's model calls (batching) need the pieces below; SparseBM25DocumentStore builds bm25s's index itself.
+Each is pinned to the versions in pyproject.toml by tests/unit/test_pipeline_internals.py: an upgrade that
+changes one fails there first.
 """
 import functools
 import threading
 import time
 from typing import Any, Callable, Dict, Tuple
 
+import bm25s
 import haystack.document_stores.memory as memory_store_module
+import numpy as np
 from haystack import Pipeline
 from haystack.document_stores import InMemoryDocumentStore
 from haystack.nodes import FARMReader
@@ -110,3 +113,27 @@ def reader_model(reader: FARMReader) -> "torch.nn.Module":
     inferencer calls `reader.inferencer.model` on every question, so changing that module in place (quantizing
     its Linear layers, halving it) changes what every later question runs."""
     return reader.inferencer.model
+
+
+# --- bm25s ---
+
+def bm25s_term_weight(method: str) -> Callable[..., np.ndarray]:
+    """bm25s's term-frequency weight of a BM25 variant: f(tf_array, l_d, l_avg, k1, b), elementwise."""
+    return bm25s.scoring._select_tfc_scorer(method)
+
+
+def bm25s_idf(method: str) -> Callable[[int, int], float]:
+    """bm25s's idf of a BM25 variant: f(document frequency, number of documents)."""
+    return bm25s.scoring._select_idf_scorer(method)
+
+
+def bm25s_index(method: str, k1: float, b: float, matrix: Dict[str, Any], vocab: Dict[str, int]) -> bm25s.BM25:
+    """A bm25s index over a weight matrix built elsewhere, in the layout `BM25.index` makes ({"data", "indices",
+    "indptr", "num_docs"}: column t holds word t's weight in each document that has it); it only reads the
+    matrix to score queries (`get_scores_from_ids`)."""
+    bm25 = bm25s.BM25(method=method, k1=k1, b=b)
+    bm25.scores = matrix
+    bm25.vocab_dict = vocab
+    bm25.unique_token_ids_set = set(vocab.values())
+    bm25.nonoccurrence_array = None
+    return bm25

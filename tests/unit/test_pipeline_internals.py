@@ -1,4 +1,4 @@
-"""Pins: each Haystack internal in capitals_qa/pipeline/haystack_internals.py still does what we rely on.
+"""Pins: each Haystack internal in capitals_qa/pipeline/internals.py still does what we rely on.
 
 A Haystack upgrade that renames or changes one of them fails here, naming it, before anything is served.
 """
@@ -10,8 +10,10 @@ from haystack.document_stores import InMemoryDocumentStore
 from haystack.nodes import BM25Retriever, FARMReader
 from haystack.schema import Document
 
-from capitals_qa.pipeline import haystack_internals as internals
+from capitals_qa.pipeline import internals
 from capitals_qa.pipeline.nodes import WordWindowSplitter
+
+pytestmark = pytest.mark.unit
 
 DOCS = [Document(content="Rome is the capital of Italy.", meta={"name": "Italy"}),
         Document(content="Paris is the capital of France.", meta={"name": "France"}),

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import Dict, Iterator
 
 import psutil
-import ray
 
 logger = logging.getLogger("ray.serve")
 
@@ -52,13 +51,9 @@ class StartPhases:
 @contextmanager
 def kept_for_life() -> Iterator[None]:
     """What exists before the block and what the block builds (imports, model, store) lives as long as the
-    replica: out of reach of the garbage collector's full passes.
-
-    A full pass walks every object Python tracks: about 530k in a replica once torch, transformers and Haystack
-    are imported, 0.25 s on this machine, paid again whenever one runs, during the constructor or a question.
-    Frozen objects are skipped. Garbage the block left (reference cycles) is collected before freezing, so that
-    nothing dead is kept.
-    """
+    replica: out of reach of the garbage collector's full passes, which otherwise walk every object of torch,
+    transformers and Haystack again whenever one runs (docs/performance.md, "A new replica in seconds").
+    Garbage the block left (reference cycles) is collected before freezing, so that nothing dead is kept."""
     gc.freeze()
     try:
         yield
@@ -66,23 +61,3 @@ def kept_for_life() -> Iterator[None]:
         gc.collect()
         gc.freeze()
 
-
-@ray.remote(num_cpus=0)
-def _spare() -> None:
-    """Nothing: the worker Ray starts for it has imported the serving code before it runs anything."""
-
-
-def leave_warm_worker() -> bool:
-    """Have Ray start an idle worker, with the serving code imported, for the next replica to start in.
-
-    A new replica's worker process otherwise spends most of its start importing torch, transformers and
-    Haystack. Where Ray was started with RAY_preload_python_modules=capitals_qa.serving.pipeline, every worker
-    it starts imports them before taking work; Ray then starts an actor in an idle worker of its job and
-    runtime_env (this task inherits both from the replica), and keeps idle workers up to
-    RAY_num_workers_soft_limit (default: the node's CPUs, beyond which it kills them after a second).
-    Without both, a spare would be wasted work, so none is asked for. Returns whether one was.
-    """
-    if "capitals_qa" in os.environ.get("RAY_preload_python_modules", "") and os.environ.get("RAY_num_workers_soft_limit"):
-        _spare.remote()
-        return True
-    return False

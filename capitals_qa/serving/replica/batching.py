@@ -12,8 +12,8 @@ from typing import Any, Callable, List, Optional, Tuple
 from haystack.nodes import FARMReader
 from ray import serve
 
-from capitals_qa.pipeline.haystack_internals import route_model_calls
-from capitals_qa.serving.workers import TorchWorkers
+from capitals_qa.pipeline.internals import route_model_calls
+from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import DEFAULT_READER_BATCHING as DEFAULTS, ReaderBatching
 
 

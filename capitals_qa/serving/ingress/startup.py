@@ -6,9 +6,9 @@ loading the model, tens of seconds. A handle call to a deployment that has no ru
 Serve's router until one runs, so without this check a client's request would hang for that long.
 
 A handle knows whether it has seen a running replica (Serve's proxy asks it the same before it routes to an
-application); it learns that from the controller a moment after the handle is first used, so the ingress
-starts its handles in its constructor. Once a replica has run, the check passes for good: a later replica
-death is the retry's business (serving/retry.py), not start-up.
+application); it learns that from the controller a moment after its router starts, so the ingress starts its
+handles' routers in its constructor. Once a replica has run, the check passes for good: a later replica death
+is the retry's business (ingress/retry.py), not start-up.
 """
 import asyncio
 import time
@@ -16,7 +16,8 @@ from typing import Iterable, List, Optional
 
 from ray.serve.handle import DeploymentHandle
 
-from capitals_qa.api.backend import Unavailable
+from capitals_qa.api.errors import Unavailable
+from capitals_qa.serving import ray_internals
 
 
 # A new ingress replica (a restart, a scale-up) among running model replicas: how long its handles may take to
@@ -28,14 +29,14 @@ class StartupGate:
     def __init__(self, handles: Iterable[DeploymentHandle]):
         self.handles: List[DeploymentHandle] = list(handles)
         for handle in self.handles:
-            handle.options()  # creates the handle's router, which asks the controller for running replicas now
+            ray_internals.start_router(handle)
         self._created = time.monotonic()
         self._started = False
 
     async def not_started(self) -> Optional[str]:
         """Why the ingress cannot answer yet, or None once every deployment has had a running replica."""
         while not self._started:
-            waiting = [handle.deployment_name for handle in self.handles if not handle.running_replicas_populated()]
+            waiting = [handle.deployment_name for handle in self.handles if not ray_internals.has_running_replica(handle)]
             if not waiting:
                 self._started = True
             elif time.monotonic() - self._created > LEARN_S:

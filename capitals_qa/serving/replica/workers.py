@@ -1,9 +1,7 @@
 """Where pipeline work runs in a replica: worker threads that share the replica's CPUs between questions.
 
 A lone question gets every CPU the replica has as torch threads; questions running at the same time get an
-equal share each, one at least. Measured here with the MiniLM-size reader on 2 cores: 2.8 questions/s one
-after another with 2 threads, 3.6 questions/s two at a time with one thread each, because one model call
-does not keep two cores fully busy.
+equal share each, one at least, since one model call does not keep several cores busy (docs/performance.md).
 
 Questions wait for a worker in a queue on the replica's event loop, not in the thread pool's own queue, so
 that the queue can be bounded by time: a question that would wait longer than `max_wait_s` is refused at once
@@ -20,7 +18,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import torch
 
-from capitals_qa.api.backend import Overloaded
+from capitals_qa.api.errors import Overloaded
 
 
 @dataclass(frozen=True)
