@@ -1,6 +1,5 @@
 """The per-node mode: one deployment per node, same API and answers as the single mode, Reader batching."""
 import copy
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -30,7 +30,8 @@ class NodeChain(RemoteStore, Backend):
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
         self.startup = StartupGate(nodes.values())
-        super().__init__(nodes[store_node] if store_node else None, self.startup, "no node of the query pipeline reads a document store")
+        super().__init__(nodes[store_node] if store_node else None, self.startup, "no node of the query pipeline reads a document store",
+                         settings.write_log)
         self._rules: Optional[ParamsRules] = None
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Union
 
 from haystack.nodes import FARMReader
 
+from capitals_qa.api.answer_cache import STORE_VERSION
 from capitals_qa.pipeline.chain import run_first_steps, run_step
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.results import query_response
@@ -46,11 +47,18 @@ class LocalNode(LocalStore):
         this is the first node, else from the previous node's pickled output. The last node answers /query's body."""
 
         def work() -> Union[bytes, Dict[str, Any]]:
+            # The node that reads the store says the version it read (see LocalPipeline.run); the others pass it on.
+            version = self.served_store.applied_version() if self.served_store is not None else None
             if root is not None:
                 output, _ = run_first_steps(root, self.name, self.component, dict(given), debug)
             else:
                 output, _ = run_step(self.name, self.component, pickle.loads(given), debug)
-            return query_response(output, debug) if last else pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+            if version is not None:
+                output[STORE_VERSION] = version
+            if not last:
+                return pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+            body = query_response(output, debug)
+            return {**body, STORE_VERSION: output[STORE_VERSION]} if STORE_VERSION in output else body
 
         if self.batcher is not None and self.batcher.enabled:
             return await self.batcher.run(work)
