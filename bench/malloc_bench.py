@@ -50,7 +50,7 @@ def served_pipeline(cache: str):
 
 def measure(cache: str) -> None:
     """In a fresh process: constructor, first question, the mean of 8 more, and the process's memory after."""
-    import capitals_qa.serving.replica.pipeline_replica  # noqa: F401  what a replica's process has imported before its constructor
+    import capitals_qa.serving.replica.local_pipeline  # noqa: F401  what a replica's process imports as its constructor starts
 
     started = time.perf_counter()
     local = served_pipeline(cache)

@@ -72,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         progress(f"answering after {startup_s:.0f} s; closed loop, 8 clients, {args.capacity_duration:.0f} s")
         capacity = asyncio.run(closed_loop_capacity(questions, args.capacity_duration))
         results["closed_loop"] = capacity
-        rate = args.factor * capacity["qps"]
+        # A fixed --rate loads runs of different switches alike, whatever each one's capacity measured.
+        rate = args.rate or args.factor * capacity["qps"]
         progress(f"capacity {capacity['qps']:.2f} answers/s (p50 {capacity['p50_ms']:.0f} ms); open loop at {rate:.2f}/s for {args.duration:.0f} s")
         samples: List[Dict] = []
         outcomes = asyncio.run(open_loop(questions, rate, args.duration, lambda: samples.append(sample(log_path))))
@@ -90,6 +91,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=180, help="seconds of open-loop load (default 180)")
     parser.add_argument("--capacity-duration", type=float, default=30, help="seconds of closed-loop load first (default 30)")
     parser.add_argument("--factor", type=float, default=2.75, help="open-loop rate as a multiple of the capacity (default 2.75)")
+    parser.add_argument("--rate", type=float, help="open-loop questions/s, instead of --factor x the measured capacity")
     parser.add_argument("--window", type=float, default=10, help="seconds per reported window (default 10)")
     parser.add_argument("--documents", help="DOCUMENTS_PATH (default: as bench/serve_bench.py)")
     parser.add_argument("--proxy-middleware", choices=("on", "off"), default="on",
@@ -226,7 +228,8 @@ def report(results: Dict, args) -> str:
         "",
         f"- Closed-loop capacity (8 clients, {args.capacity_duration:.0f} s): **{capacity['qps']:.2f} answers/s**, p50 {capacity['p50_ms']:.0f} ms, "
         f"p99 {capacity['p99_ms']:.0f} ms, {capacity['errors']} errors.",
-        f"- Open loop: {results['open_loop']['rate_per_s']:.2f} questions/s ({args.factor} x capacity) for {args.duration:.0f} s: {s['sent']} sent.",
+        f"- Open loop: {results['open_loop']['rate_per_s']:.2f} questions/s "
+        f"({results['open_loop']['rate_per_s'] / results['closed_loop']['qps']:.2f} x capacity) for {args.duration:.0f} s: {s['sent']} sent.",
         f"- Answers/s over the whole run: **{s['mean_ratio']:.2f} x** capacity; lowest {args.window:.0f} s window: **{s['min_window_ratio']:.2f} x**.",
         f"- Answered questions: p50 {s['answered_p50_ms']:.0f} ms, **p99 {s['answered_p99_ms']:.0f} ms**.",
         f"- Replica memory (RSS MiB by pid) first {s['replica_rss_mib_first']}, last {s['replica_rss_mib_last']}, max {s['replica_rss_mib_max']}.",

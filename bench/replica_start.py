@@ -45,7 +45,7 @@ APP = "start"
 SETTLE_S = 15
 PROBES, PROBE_S = 5, 0.1  # questions sent once the new replica runs, and the seconds between them
 ROUNDS = 3  # starts measured of each way Ray is started
-WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.replica.pipeline_replica", "RAY_num_workers_soft_limit": "16"}
+WARM_WORKERS = {"RAY_preload_python_modules": "capitals_qa.serving.replica.local_pipeline", "RAY_num_workers_soft_limit": "16"}
 
 
 def in_memory_yaml(folder: Path) -> Path:
@@ -163,7 +163,7 @@ def time_scale_up(name: str, args: Dict[str, str], url: str, logs: Path) -> dict
 def import_seconds() -> float:
     """What a new replica process spends importing the serving code (torch, transformers, Haystack, Ray Serve)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.replica.pipeline_replica"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import capitals_qa.serving.replica.local_pipeline"], check=True, capture_output=True)
     return time.perf_counter() - started
 
 

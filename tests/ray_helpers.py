@@ -3,6 +3,7 @@
 Each is pinned to the Ray version in pyproject.toml by tests/unit/test_ray_internals.py, as the service's own
 (capitals_qa/serving/ray_internals.py).
 """
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List
@@ -93,3 +94,11 @@ def start_local_ray(num_cpus: int, metrics_port: int) -> Path:
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                        _metrics_export_port=metrics_port)
     return Path(context.address_info["session_dir"])
+
+
+def imported_modules(replica: Any) -> List[str]:
+    """The top-level names of the modules a replica's process has imported (Ray runs a function in an actor's
+    process with its `__ray_call__`)."""
+    import ray
+
+    return ray.get(replica.__ray_call__.remote(lambda _: sorted({name.split(".")[0] for name in sys.modules})))

@@ -6,7 +6,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from capitals_qa.api import headers
 from capitals_qa.api.access import AccessControl
 from capitals_qa.api.backend import ServedProvider
 from capitals_qa.api.body import validation_messages
@@ -49,16 +48,9 @@ async def _request_error(request: Request, error: RequestError) -> JSONResponse:
 
 
 async def _overloaded(request: Request, error: Overloaded) -> JSONResponse:
-    return overload_response(error, request.app.state.served().early_refusals)
-
-
-def overload_response(error: Overloaded, early_refusals: bool) -> JSONResponse:
-    """A 503 with Retry-After, which tells clients (and Haystack's UI) when to come back instead of retrying at
-    once; marked for Serve's proxy to repeat to the next questions while early refusals are on."""
+    # Retry-After tells clients (and Haystack's UI) when to come back, instead of retrying at once.
     response = error_response(503, error.messages)
     response.headers["Retry-After"] = str(error.retry_after_s)
-    if early_refusals:
-        response.headers[headers.OVERLOADED] = "1"
     return response
 
 

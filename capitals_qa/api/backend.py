@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from capitals_qa.api.access import Access
+from capitals_qa.api.answer_cache import AnswerCache
 from capitals_qa.api.metrics import QAMetrics
 from capitals_qa.settings import DEFAULT_MAX_TOP_K
 
@@ -59,7 +60,8 @@ class Backend(Store, ABC):
     @abstractmethod
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         """`Pipeline.run(query=..., params=..., debug=...)` as `/query`'s body: {"query", "answers", "documents"}
-        in Haystack's `to_dict()` shapes, and `_debug` when asked.
+        in Haystack's `to_dict()` shapes, `_debug` when asked, and the store's version it was computed at when known
+        (`_store_version`, which the API takes out).
 
         May raise Overloaded instead of queueing a question that would wait too long. Cancelling the call (the
         client went away, or the time limit passed) takes a question that has not started out of the queue."""
@@ -76,19 +78,23 @@ class Backend(Store, ABC):
     async def describe(self) -> Dict[str, Any]:
         """/health's fields but `ready` and `versions`: mode, pipeline, pipeline_yaml, nodes, document_count, ..."""
 
+    async def store_version(self) -> Optional[int]:
+        """The shared write log's last entry now, where the store follows one (None elsewhere): an answer carries the
+        entry its replica had applied (api/answer_cache.py's STORE_VERSION), and is kept for as long as they match."""
+        return None
+
 
 @dataclass(frozen=True)
 class Served:
     """What the routes serve: a backend, the body limits, who may call (API key, CORS), where to meter, how long
-    a question may take (None: no limit), and whether an overload 503 says it may be repeated to the next
-    questions by Serve's proxy (`X-Overloaded`, docs/operations.md "Overload")."""
+    a question may take (None: no limit), and the answer cache (off by default here)."""
 
     backend: Backend
     limits: BodyLimits
     access: Access = Access()
     metrics: QAMetrics = QAMetrics()
     question_timeout_s: Optional[float] = None
-    early_refusals: bool = True
+    cache: AnswerCache = field(default_factory=lambda: AnswerCache(0, 0, 0))  # off
 
 
 # The routes ask for it per request: a Serve replica hands over the one it built (serving/ingress/), a test its own.

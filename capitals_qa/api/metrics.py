@@ -24,6 +24,9 @@ class QAMetrics:
     def answered(self, answers: int) -> None:
         """A question got this many answers (the no-answer answer included)."""
 
+    def cache_event(self, event: str) -> None:
+        """The answer cache had a hit, miss, join, eviction or expiration (api/answer_cache.py's counts)."""
+
 
 def outcome_of_status(status: int) -> str:
     return {503: "overloaded", 504: "timed_out", 408: "timed_out"}.get(status, "client_error" if status < 500 else "failed")

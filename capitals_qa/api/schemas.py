@@ -91,6 +91,10 @@ class HealthResponse(ResponseModel):
         None, description="single mode: this replica's worker threads, questions waiting and running, and how many "
         "were started, refused (503), left the queue (client gone or timed out) since it started."
     )
+    answer_cache: Optional[Dict[str, Any]] = Field(
+        None, description="The answer cache of the ingress that answered: entries, bytes, bounds, and its hits, misses, joins "
+        "(concurrent identical questions answered by one computation), evictions and expirations since it started; null when off."
+    )
     versions: Dict[str, str]
     # Haystack REST's /health fields, for its monitoring clients.
     version: str = Field(..., description="Haystack version")

@@ -15,5 +15,6 @@ documents       JSON and JSONL records as documents
 nodes           pipeline nodes of our own (WordWindowSplitter), usable from YAML
 precision       the Reader's numeric format (fp32, int8, fp16, auto)
 preflight       before deploying: models and Elasticsearch reachable
+plan            what building the application needs to know of the YAML, found in a child process
 internals       every use of a Haystack or bm25s internal, each pinned by a test
 """

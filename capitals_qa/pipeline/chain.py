@@ -1,16 +1,15 @@
 """A query pipeline as a chain of nodes (Query -> Retriever -> Reader), and a question run along it node by node.
 
-Per-node serving runs each node in a deployment of its own; `run_chain` is `Pipeline.run` for a chain with
-the node calls handed in, so answers are the same as when the whole pipeline runs in one process.
+Per-node serving runs each node in a deployment of its own: `run_first_steps` and `run_step` are what
+`Pipeline.run` does for each node, so answers are the same as when the whole pipeline runs in one process.
 """
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, List, Tuple
+
+from haystack.nodes.base import BaseComponent
 
 from capitals_qa.pipeline.internals import root_node, run_node
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
-
-# (node name, node input) -> (node output, edge), as Haystack's `_dispatch_run` returns them.
-NodeCall = Callable[[str, Dict[str, Any]], Awaitable[Tuple[Dict[str, Any], str]]]
 
 
 def node_chain(pipelines: YamlPipelines, pipeline_name: str) -> Tuple[str, List[str]]:
@@ -46,29 +45,21 @@ def node_chain(pipelines: YamlPipelines, pipeline_name: str) -> Tuple[str, List[
     return root, chain
 
 
-async def run_chain(
-    root: str, chain: List[str], call_node: NodeCall, query: str, params: Optional[Dict[str, Any]], debug: bool,
-    pass_through: Tuple[Type[BaseException], ...] = (),
-) -> Dict[str, Any]:
-    """Pipeline.run(query, params, debug) for a chain: each node gets the previous node's output, and every node
-    gets the request's debug flag in its params, as Pipeline.run gives it. A node's error is wrapped as
-    Pipeline.run wraps it, except those of the `pass_through` types, raised as they are."""
-    node_input: Dict[str, Any] = {"root_node": root, "params": params, "query": query}
-    for node_id in [root, *chain]:
-        node_input["node_id"] = node_id
-        node_input["params"] = node_input.get("params") or {}
-        node_input["params"].setdefault(node_id, {})["debug"] = debug
-        started = time.time()
-        try:
-            if node_id == root:
-                output, _ = run_node(root_node(root), node_input)
-            else:
-                output, _ = await call_node(node_id, node_input)
-        except pass_through:
-            raise
-        except Exception as error:
-            raise Exception(f"Exception while running node '{node_id}': {error}") from error
-        if "_debug" in output and node_id in output["_debug"]:
-            output["_debug"][node_id]["exec_time_ms"] = round((time.time() - started) * 1000, 2)
-        node_input = output
-    return node_input
+def run_step(node_id: str, component: BaseComponent, node_input: Dict[str, Any], debug: bool) -> Tuple[Dict[str, Any], str]:
+    """What Pipeline.run does for one node: the request's debug flag in the node's params, the node's run with the
+    previous node's output, and its time in the debug output. Returns (output, edge)."""
+    node_input["node_id"] = node_id
+    node_input["params"] = node_input.get("params") or {}
+    node_input["params"].setdefault(node_id, {})["debug"] = debug
+    started = time.time()
+    output, edge = run_node(component, node_input)
+    if "_debug" in output and node_id in output["_debug"]:
+        output["_debug"][node_id]["exec_time_ms"] = round((time.time() - started) * 1000, 2)
+    return output, edge
+
+
+def run_first_steps(root: str, node_id: str, component: BaseComponent, question: Dict[str, Any], debug: bool) -> Tuple[Dict[str, Any], str]:
+    """The root (which hands the question on under its name) and the first node of the chain, from the question
+    {"query", "params"}: what the first node's deployment runs."""
+    root_output, _ = run_step(root, root_node(root), {"root_node": root, **question}, debug)
+    return run_step(node_id, component, root_output, debug)

@@ -74,6 +74,14 @@ class ServedStore:
             except Exception:  # a locked or briefly missing file: try again next time, keep serving
                 logger.exception("cannot apply the write log %s", self.log.path)
 
+    def applied_version(self) -> Optional[int]:
+        """The last log entry this replica's store holds; None where the store follows no log."""
+        return self.applied if self.log is not None else None
+
+    def logged_version(self) -> Optional[int]:
+        """The last entry of the log, applied here or not yet; None where the store follows no log."""
+        return self.log.last_seq() if self.log is not None else None
+
     def catch_up(self) -> None:
         if self.log is None or self.log.last_seq() <= self.applied:
             return

@@ -6,7 +6,7 @@ every replica converges on the same documents; one that starts later replays the
 """
 import json
 from pathlib import Path
-from typing import Any, List, NamedTuple
+from typing import Any, List, NamedTuple, Optional
 
 from capitals_qa.pipeline import sqlite_file
 
@@ -36,3 +36,11 @@ class WriteLog:
         with sqlite_file.opened(self.path) as db:
             rows = db.execute("SELECT seq, op, payload FROM writes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
         return [LoggedWrite(seq, op, json.loads(payload)) for seq, op, payload in rows]
+
+
+def last_seq_of(path: str) -> Optional[int]:
+    """The last entry of the log at `path`, read without creating it: None while there is no log there."""
+    if not Path(path).is_file():
+        return None
+    with sqlite_file.opened(Path(path)) as db:
+        return db.execute("SELECT COALESCE(MAX(seq), 0) FROM writes").fetchone()[0]

@@ -16,6 +16,7 @@ from haystack.pipelines.config import (
 import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to YAML files)
 from capitals_qa.pipeline.documents import DocumentsError, is_records_file, read_records_file
 from capitals_qa.pipeline.internals import component_class, load_component
+from capitals_qa.pipeline.plan import StartupError
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
 from capitals_qa.pipeline.snapshot import (
     SnapshotError,
@@ -29,10 +30,6 @@ from capitals_qa.pipeline.snapshot import (
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore
 
 logger = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """The service cannot start; the message says which file or setting is wrong."""
 
 
 class YamlPipelines:

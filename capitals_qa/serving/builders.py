@@ -1,12 +1,11 @@
 """Application builders: what `serve run capitals:...` and the serve config files start. They run where the
-application is built: the `serve run` process, or Serve's controller for a config file."""
+application is built: the `serve run` process, or Serve's controller for a config file. What they need to know of
+the pipeline comes from a child process (pipeline/plan.py), so that process never imports the model code."""
 from typing import Any, Dict, Optional
 
 from ray.serve import Application
 
-from capitals_qa.pipeline.chain import node_chain
-from capitals_qa.pipeline.preflight import check_loadable
-from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
+from capitals_qa.pipeline.plan import Plan, plan_in_child
 from capitals_qa.serving.defaults import MODEL_REPLICA
 from capitals_qa.serving.ingress.deployment import HaystackQA
 from capitals_qa.serving.replica.node_replica import PipelineNode
@@ -21,9 +20,9 @@ def build_app(settings: ServiceSettings) -> Application:
     environment variable wins over its argument. A pipeline that cannot load (YAML, model, Elasticsearch)
     stops here, before anything is deployed: `serve run` exits non-zero, its last line saying why.
     """
-    check_loadable(YamlPipelines(settings.pipeline, settings.node_overrides), settings.pipeline_name)
+    plan = plan_in_child(settings.pipeline, settings.pipeline_name, settings.node_overrides, settings.mode == "per_node")
     if settings.mode == "per_node":
-        return build_per_node_app(settings)
+        return build_per_node_app(settings, plan)
     return build_single_app(settings)
 
 
@@ -38,18 +37,14 @@ def build_single_app(settings: ServiceSettings, pipeline_options: Optional[Dict[
     return HaystackQA.bind(settings, pipeline=pipeline)
 
 
-def build_per_node_app(settings: ServiceSettings) -> Application:
+def build_per_node_app(settings: ServiceSettings, plan: Plan) -> Application:
     """One deployment per node, named after the node, so a serve config can scale each by name."""
-    from haystack.nodes import FARMReader
-
-    pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
-    root, chain = node_chain(pipelines, settings.pipeline_name)
     nodes: Dict[str, Any] = {}
-    for name in chain:
+    for name in plan.chain:
         options: Dict[str, Any] = {"name": name}
-        if issubclass(pipelines.component_class(name), FARMReader):
+        if name in plan.readers:
             # A lone Reader replica gets every core, as in the single mode; serve configs set their own.
             options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
     ingress = HaystackQA.options(name="PerNodeIngress")
-    return ingress.bind(settings, nodes=nodes, root=root, store_node=pipelines.store_node(settings.pipeline_name))
+    return ingress.bind(settings, nodes=nodes, root=plan.root, store_node=plan.store_node)

@@ -26,6 +26,8 @@ class RayQAMetrics(QAMetrics):
         # Totals: per question, divide by the questions counter's answered + no_answer.
         self.documents = Counter(PREFIX + "documents_retrieved", description="Documents the pipeline returned, summed over questions.")
         self.answers = Counter(PREFIX + "answers_returned", description="Answers returned (no-answers included), summed over questions.")
+        self.cache = Counter(PREFIX + "answer_cache", description="The answer cache's hits, misses, joins, evictions and expirations.",
+                             tag_keys=("event",))
 
     def question(self, outcome: str) -> None:
         self.questions.inc(tags={"outcome": outcome})
@@ -40,3 +42,6 @@ class RayQAMetrics(QAMetrics):
     def answered(self, answers: int) -> None:
         if answers > 0:
             self.answers.inc(answers)
+
+    def cache_event(self, event: str) -> None:
+        self.cache.inc(tags={"event": event})

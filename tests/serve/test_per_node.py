@@ -1,6 +1,5 @@
 """The per-node mode: one deployment per node, same API and answers as the single mode, Reader batching."""
 import copy
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,7 +9,7 @@ from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.settings import PROJECT_DIR
 from helpers import wait_until_ready
-from ray_helpers import deploy_applications
+from ray_helpers import deploy_applications, imported_modules, replicas_by_pid
 from scraped_metrics import wait_for
 
 pytestmark = pytest.mark.serve
@@ -71,6 +70,12 @@ def test_plain_text_endpoint_matches_the_single_mode(qa_url, per_node_url):
     single = requests.post(qa_url, data=QUESTIONS[0], timeout=60)
     split = requests.post(per_node_url, data=QUESTIONS[0], timeout=60)
     assert split.status_code == 200 and split.text == single.text != ""
+
+
+def test_the_per_node_ingress_runs_no_model_code(per_node_url):
+    assert requests.post(per_node_url, data=QUESTIONS[0], timeout=60).status_code == 200
+    (ingress,) = replicas_by_pid("per-node", "PerNodeIngress").values()
+    assert {"haystack", "transformers", "torch"} & set(imported_modules(ingress)) == set()
 
 
 def test_health_reports_every_node(qa_url, per_node_url):

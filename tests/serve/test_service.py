@@ -9,7 +9,7 @@ import requests
 
 from capitals_qa.pipeline.documents import read_records_file
 from capitals_qa.settings import DEFAULT_DOCUMENTS
-from ray_helpers import replica_logs
+from ray_helpers import imported_modules, replica_logs, replicas_by_pid
 
 pytestmark = pytest.mark.serve
 
@@ -196,3 +196,13 @@ def test_the_request_id_from_serves_proxy_reaches_our_question_log(qa_url, serve
             return
         time.sleep(0.5)
     pytest.fail(f"no replica log line names request_id={request_id}")
+
+
+def test_the_ingress_runs_no_model_code_and_the_pipeline_replica_does(qa_url):
+    # After questions were answered through it: the ingress only awaits the Pipeline replica.
+    assert requests.post(qa_url, data=ITALY, timeout=60).status_code == 200
+    (ingress,) = replicas_by_pid("qa", "HaystackQA").values()
+    (pipeline,) = replicas_by_pid("qa", "Pipeline").values()
+    model_code = {"haystack", "transformers", "torch"}
+    assert model_code & set(imported_modules(ingress)) == set()
+    assert model_code <= set(imported_modules(pipeline))

@@ -108,3 +108,28 @@ def test_feedback_through_any_replica_is_seen_by_all(two_replicas):
     assert requests.post(f"{url}/feedback", json=label, timeout=30).status_code == 200
     for _ in range(6):
         assert f"live-{mode}" in [l["id"] for l in requests.get(f"{url}/feedback", timeout=30).json()]
+
+
+def test_an_answer_kept_before_an_upload_is_never_served_after_it(two_replicas):
+    """The answer cache in the ingress (on by default) serves a repeated question only at the store's version it was
+    computed at: after an upload, an answer from the cache always has it, and every answer has it once every
+    replica applied it."""
+    mode, url = two_replicas
+    question = {"query": f"Which city is the capital of Blorvania ({mode})?", "params": {"Retriever": {"top_k": 3}}}
+    ask = lambda: requests.post(f"{url}/query", json=question, timeout=60)  # noqa: E731
+    names_in = lambda response: [doc["meta"]["name"] for doc in response.json()["documents"]]  # noqa: E731
+    before = ask()
+    assert before.headers["x-cache"] == "miss" and ask().headers["x-cache"] == "hit"
+    assert "blorvania.txt" not in names_in(before)
+
+    text = f"Glunk is the capital of Blorvania ({mode}). Blorvania trades in violet salt."
+    assert requests.post(f"{url}/file-upload", files=[("files", ("blorvania.txt", text.encode()))], timeout=60).status_code == 200
+    started, answers = time.monotonic(), []
+    while time.monotonic() - started < CONVERGED_WITHIN_S + 3:
+        with ThreadPoolExecutor(4) as pool:  # overlapping, so that both replicas answer
+            answers += list(pool.map(lambda _: ask(), range(4)))
+    for response in answers:
+        if response.headers["x-cache"] == "hit":
+            assert "blorvania.txt" in names_in(response)
+    assert all("blorvania.txt" in names_in(response) for response in answers[-8:])
+    assert any(response.headers["x-cache"] == "hit" for response in answers[-8:])

@@ -1,7 +1,7 @@
-"""The memory of the last 'overloaded' that the ingress and Serve's proxy keep (serving/full_until_answer.py)."""
+"""The ingress's memory of the last 'overloaded', behind early refusals (serving/ingress/full_until_answer.py)."""
 import time
 
-from capitals_qa.serving.full_until_answer import FullUntilAnswer
+from capitals_qa.serving.ingress.full_until_answer import FullUntilAnswer
 import pytest
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,6 @@ and the small local reader on one torch thread, over three one-line documents: e
 pipeline still costs about 30 ms, so the counts below keep the whole file near 30 s on a busy 2-core machine.
 """
 import json
-from pathlib import Path
 from typing import Any, Dict
 
 import pytest

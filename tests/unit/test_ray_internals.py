@@ -120,6 +120,15 @@ def test_replica_actors_processes_and_logs_are_named_as_the_helpers_look_for_the
     assert Path(log_name).match(ray_helpers.REPLICA_LOG_GLOB.format(app="app", deployment="Pipeline"))
 
 
+def test_an_actor_runs_a_function_in_its_process_with_ray_call():
+    from ray.actor import _modify_class
+
+    class Actor:
+        pass
+
+    assert _modify_class(Actor)().__ray_call__(lambda actor, number: number + 1, 41) == 42
+
+
 def test_the_gcs_actor_table_nodes_and_head_resource_the_helpers_read():
     from ray._common.constants import HEAD_NODE_RESOURCE_NAME
     from ray._private import ray_constants, state

@@ -30,5 +30,8 @@ async def get_documents(request: FilterRequest, service: Served = Depends(served
     responses=ERROR_RESPONSES,
 )
 async def delete_documents(request: FilterRequest, service: Served = Depends(served)) -> bool:
-    await store_call(service.backend.delete_documents(request.filters))
+    try:
+        await store_call(service.backend.delete_documents(request.filters))
+    finally:
+        service.cache.wrote()  # whether or not it went through, answers computed before may be stale now
     return True

@@ -69,7 +69,10 @@ async def upload_files(request: Request, service: Served = Depends(served)):
     meta = _json_field(form, "meta", {})
     params = _json_field(form, "additional_params", {})
     params.update(_upload_params(form))
-    report = await store_call(service.backend.upload(files, meta, params))
+    try:
+        report = await store_call(service.backend.upload(files, meta, params))
+    finally:
+        service.cache.wrote()  # whether or not it went through, answers computed before may be stale now
     refused = [f"{result['name']}: {result['error']}" for result in report["files"] if result.get("error")]
     if refused:
         return JSONResponse({"errors": refused, **report}, status_code=400)

@@ -2,11 +2,12 @@
 import asyncio
 import logging
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from capitals_qa.api.answer_cache import STORE_VERSION, question_key
 from capitals_qa.api.backend import Served
 from capitals_qa.api.body import parse_query_request, parse_question, read_limited
 from capitals_qa.api.dependencies import request_id, served
@@ -39,9 +40,9 @@ def request_body(media_type: str, schema: Dict[str, Any]) -> Dict[str, Any]:
 async def ask(request: Request, service: Served = Depends(served)) -> PlainTextResponse:
     with question_outcome(service.metrics) as outcome:
         body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_question_bytes)
-        result = await answer(service, request_id(request), parse_question(body), None, False)
+        result, cached = await answer(service, request_id(request), parse_question(body), None, False)
         outcome.append(answered_or_not(service, result))
-        return PlainTextResponse(best_answer_text(result))
+        return PlainTextResponse(best_answer_text(result), headers=cache_header(cached))
 
 
 @router.post(
@@ -53,14 +54,15 @@ async def ask(request: Request, service: Served = Depends(served)) -> PlainTextR
     responses=ERROR_RESPONSES,
     openapi_extra=request_body("application/json", QueryRequest.schema()),
 )
-async def query(request: Request, service: Served = Depends(served)) -> Dict[str, Any]:
+async def query(request: Request, response: Response, service: Served = Depends(served)) -> Dict[str, Any]:
     with question_outcome(service.metrics) as outcome:
         body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
         query_request = parse_query_request(body)
         check_params(query_request.params, await service.backend.params_rules(), service.limits.max_top_k)
         debug = bool(query_request.debug)
-        result = await answer(service, request_id(request), query_request.query, query_request.params, debug)
+        result, cached = await answer(service, request_id(request), query_request.query, query_request.params, debug)
         outcome.append(answered_or_not(service, result))
+        response.headers.update(cache_header(cached))
         return result
 
 
@@ -78,18 +80,35 @@ def answered_or_not(service: Served, result: Dict[str, Any]) -> str:
     return "answered" if best_answer_text(result) else "no_answer"
 
 
-async def answer(service: Served, rid: str, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
-    """Run one question within the time limit and log one line for it: request id, latency, outcome.
+def cache_header(cached: Optional[str]) -> Dict[str, str]:
+    """`X-Cache: hit` for an answer the cache gave (kept, or computed once for concurrent askers), `miss` for one
+    computed for this request; none where the cache is off or the request asked for debug output."""
+    return {CACHE_HEADER: cached} if cached else {}
+
+
+CACHE_HEADER = "X-Cache"
+
+
+async def answer(service: Served, rid: str, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Tuple[Dict[str, Any], Optional[str]]:
+    """Run one question within the time limit, from the answer cache where it may be, and log one line for it:
+    request id, latency, outcome, cache. Returns the answer and "hit" or "miss" (None: the cache was not asked).
 
     When the client goes away, Serve cancels this coroutine: a question still waiting for a worker leaves the
     queue then (outcome "cancelled"), so nobody's CPU goes to an answer nobody reads.
     """
     started = time.perf_counter()
-    outcome = "error"
+    outcome, cached = "error", None
     try:
-        result = await asyncio.wait_for(service.backend.run(query, params, debug), service.question_timeout_s)
+        if debug or not service.cache.enabled:  # debug output describes one run: never kept, never served again
+            result = await asyncio.wait_for(service.backend.run(query, params, debug), service.question_timeout_s)
+            result.pop(STORE_VERSION, None)
+        else:
+            compute = lambda: service.backend.run(query, params, False)  # noqa: E731
+            result, how = await asyncio.wait_for(service.cache.answer(question_key(query, params), service.backend.store_version, compute),
+                                                 service.question_timeout_s)
+            cached = "miss" if how == "miss" else "hit"
         outcome = f"{len(result.get('answers') or [])} answers"
-        return result
+        return result, cached
     except asyncio.CancelledError:
         outcome = "cancelled"
         raise
@@ -108,5 +127,4 @@ async def answer(service: Served, rid: str, query: str, params: Optional[Dict[st
         raise RequestError(400, f"params: {cause}") from error
     finally:
         latency_ms = (time.perf_counter() - started) * 1000
-        logger.info("question request_id=%s latency_ms=%.1f outcome=%s", rid, latency_ms, outcome)
-
+        logger.info("question request_id=%s latency_ms=%.1f outcome=%s cache=%s", rid, latency_ms, outcome, cached or "off")

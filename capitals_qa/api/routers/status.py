@@ -27,7 +27,8 @@ async def health(service: Served = Depends(served)) -> Dict[str, Any]:
         raise Unavailable(*problems)
     usage = {"version": VERSIONS["haystack"], "cpu": {"used": usage_of.cpu_used()},
              "memory": {"used": usage_of.memory_used()}, "gpus": usage_of.gpus()}
-    return {"ready": True, **await service.backend.describe(), "versions": VERSIONS, **usage}
+    cache = service.cache.describe() if service.cache.enabled else None
+    return {"ready": True, **await service.backend.describe(), "answer_cache": cache, "versions": VERSIONS, **usage}
 
 
 @router.get("/initialized", summary="Haystack REST API: true once the pipeline is loaded", response_model=bool)

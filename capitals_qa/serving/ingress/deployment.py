@@ -6,6 +6,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.access import Access
+from capitals_qa.api.answer_cache import AnswerCache
 from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving import ray_internals
@@ -46,9 +47,11 @@ class HaystackQA:
         if nodes:
             backend = NodeChain(settings, root, nodes, store_node, metrics)
         elif pipeline is not None:
-            backend = RemotePipeline(pipeline, settings.early_refusals)
+            backend = RemotePipeline(pipeline, settings.early_refusals, settings.write_log)
         else:
             raise ValueError("HaystackQA needs the Pipeline deployment (single mode) or the node deployments (per_node)")
         limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)
+        cache = AnswerCache(settings.answer_cache_max_entries, settings.answer_cache_max_bytes, settings.answer_cache_ttl_s,
+                            metrics.cache_event)
         self.served = Served(backend, limits, Access(settings.api_key_value, tuple(settings.cors_origin_list)), metrics,
-                             settings.question_timeout_s, settings.early_refusals)
+                             settings.question_timeout_s, cache)

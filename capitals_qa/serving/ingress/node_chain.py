@@ -1,7 +1,9 @@
 """NodeChain (per_node mode): the API's Backend in the ingress, over one deployment per node of the pipeline.
 
-Each question walks the chain of node deployments (pipeline/chain.py); uploads, documents and feedback go to the
-node that holds the store (the Retriever), through ingress/remote_store.py.
+Each question walks the chain of node deployments: the first gets the question, each next one what the one before
+answered (pickled: the ingress never unpacks it, nor imports Haystack), and the last answers /query's body
+(replica/local_node.py). Uploads, documents and feedback go to the node that holds the store (the Retriever),
+through ingress/remote_store.py.
 """
 import asyncio
 import time
@@ -10,10 +12,7 @@ from typing import Any, Dict, List, Optional
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
-from capitals_qa.api.errors import Overloaded, Unavailable
 from capitals_qa.api.metrics import QAMetrics
-from capitals_qa.pipeline.chain import run_chain
-from capitals_qa.pipeline.results import query_response
 from capitals_qa.serving.defaults import STORE_CHECK_TIMEOUT_S
 from capitals_qa.serving.ingress.remote_store import RemoteStore
 from capitals_qa.serving.ingress.retry import call_replica
@@ -31,20 +30,25 @@ class NodeChain(RemoteStore, Backend):
         self.chain: List[str] = list(nodes)  # in the order data flows
         self.nodes = nodes
         self.startup = StartupGate(nodes.values())
-        super().__init__(nodes[store_node] if store_node else None, self.startup, "no node of the query pipeline reads a document store")
+        super().__init__(nodes[store_node] if store_node else None, self.startup, "no node of the query pipeline reads a document store",
+                         settings.write_log)
         self._rules: Optional[ParamsRules] = None
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         await self.startup.check()
-        # A node's refusal (Overloaded: its queue is full) is the service's state: it reaches the client as it is.
-        result = await run_chain(self.root, self.chain, self._call_node, query, params, debug, pass_through=(Overloaded, Unavailable))
-        return query_response(result, debug)
+        given: Any = {"query": query, "params": params}
+        for position, name in enumerate(self.chain):
+            root = self.root if position == 0 else None
+            last = position == len(self.chain) - 1
+            # A node's refusal (Overloaded: its queue is full) is the service's state: it reaches the client as it is.
+            given = await self._call_node(name, given, root, last, debug)
+        return given
 
-    async def _call_node(self, name: str, node_input: Dict[str, Any]):
+    async def _call_node(self, name: str, given: Any, root: Optional[str], last: bool, debug: bool) -> Any:
         started = time.perf_counter()
         try:
-            # The replica got a copy of node_input (serialized), so the same input can go to another replica.
-            return raise_refusal(await call_replica(lambda: self.nodes[name].run.remote(node_input), f"node {name}"))
+            # The replica gets a copy of `given` (serialized), so the same can go to another replica.
+            return raise_refusal(await call_replica(lambda: self.nodes[name].run.remote(given, root, last, debug), f"node {name}"))
         finally:
             # The node's time as the ingress sees it: its queue and the hop to its replica included.
             self.metrics.node_latency(name, time.perf_counter() - started)

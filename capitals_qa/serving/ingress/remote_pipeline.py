@@ -11,7 +11,7 @@ from ray.serve.handle import DeploymentHandle
 from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.api.errors import Overloaded
 from capitals_qa.serving.defaults import STORE_CHECK_TIMEOUT_S
-from capitals_qa.serving.full_until_answer import FullUntilAnswer
+from capitals_qa.serving.ingress.full_until_answer import FullUntilAnswer
 from capitals_qa.serving.ingress.remote_store import RemoteStore
 from capitals_qa.serving.ingress.retry import call_replica
 from capitals_qa.serving.ingress.startup import StartupGate
@@ -19,10 +19,10 @@ from capitals_qa.serving.refusals import raise_refusal
 
 
 class RemotePipeline(RemoteStore, Backend):
-    def __init__(self, pipeline: DeploymentHandle, early_refusals: bool):
+    def __init__(self, pipeline: DeploymentHandle, early_refusals: bool, write_log: Optional[str]):
         self.pipeline = pipeline
         self.startup = StartupGate([pipeline])
-        super().__init__(pipeline, self.startup, "the query pipeline reads no document store")
+        super().__init__(pipeline, self.startup, "the query pipeline reads no document store", write_log)
         # Goodput only (docs/operations.md, "Overload"): while the replicas are full, the next questions are
         # refused here, not at a cost on the model's cores.
         self.full: Optional[FullUntilAnswer[Overloaded]] = FullUntilAnswer() if early_refusals else None

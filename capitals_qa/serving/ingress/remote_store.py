@@ -6,16 +6,23 @@ from typing import Any, Dict, List, Optional, Tuple
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import DocumentData, LabelData, Store
+from capitals_qa.pipeline.write_log import last_seq_of
 from capitals_qa.serving.ingress.retry import call_replica
 from capitals_qa.serving.ingress.startup import StartupGate
 
 
 class RemoteStore(Store):
-    def __init__(self, store: Optional[DeploymentHandle], startup: StartupGate, no_store: str):
-        """`store`: None where no deployment holds one (`no_store` says why, for the 501)."""
+    def __init__(self, store: Optional[DeploymentHandle], startup: StartupGate, no_store: str, write_log: Optional[str]):
+        """`store`: None where no deployment holds one (`no_store` says why, for the 501). `write_log`: the shared
+        log the replicas of an in-memory store follow (settings.write_log)."""
         self._store = store
         self._startup = startup
         self._no_store = no_store
+        self._write_log = write_log
+
+    async def store_version(self) -> Optional[int]:
+        """The log's last entry, read here: asking a replica would cost the hop an answer cache hit saves."""
+        return last_seq_of(self._write_log) if self._write_log else None
 
     # Reads are asked again of another replica if theirs dies; writes are sent once, never twice.
 

@@ -6,6 +6,7 @@ tests and benchmarks run in their own process. Imports no Ray.
 import os
 from typing import Any, Callable, Dict, List, Optional
 
+from capitals_qa.api.answer_cache import STORE_VERSION
 from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.api.errors import Overloaded, Unavailable
 from capitals_qa.api.metrics import QAMetrics
@@ -36,7 +37,10 @@ class LocalPipeline(LocalStore, Backend):
 
         def run() -> Dict[str, Any]:
             on_worker()
-            return query_response(self.pipeline.run(query=query, params=params, debug=debug), debug)
+            # Read before the run: whatever the store applies meanwhile, the answer is at least this recent.
+            version = self.served_store.applied_version() if self.served_store is not None else None
+            body = query_response(self.pipeline.run(query=query, params=params, debug=debug), debug)
+            return body if version is None else {**body, STORE_VERSION: version}
 
         try:
             # Haystack keeps a run's debug flag on the node objects, so a debug run must not overlap another.
@@ -49,6 +53,9 @@ class LocalPipeline(LocalStore, Backend):
             if problem:
                 raise Unavailable(problem) from error
             raise
+
+    async def store_version(self) -> Optional[int]:
+        return self.served_store.logged_version() if self.served_store is not None else None
 
     async def params_rules(self) -> ParamsRules:
         return self.rules

@@ -1,19 +1,17 @@
-"""A memory of the service's last 'overloaded', kept where questions pass on their way to the model replicas
-(Serve's proxy, the ingress), so that the next questions are refused there without a trip to a replica.
+"""Early refusals: a memory of the service's last 'overloaded', kept in the ingress, so that the next questions are
+refused there without a trip to a model replica (goodput only: docs/operations.md, "Overload").
 
 While no question sent on has come back since a refusal, the replicas are as full as when they refused, so the
 next question is refused with the same answer. A question coming back frees room, and the next question goes on
 again, to the replica that decides (it alone knows its queue); so does any question after the refusal's
 Retry-After, in case nothing comes back for long (a new replica, a slow one).
-
-Imports nothing heavy: Serve's proxy loads it (serving/proxy.py).
 """
 import math
 import time
 from contextlib import contextmanager
 from typing import Generic, Iterator, Optional, Tuple, TypeVar
 
-R = TypeVar("R")  # what is answered again: an Overloaded in the ingress, a response body in the proxy
+R = TypeVar("R")  # what is answered again: the Overloaded the replica answered
 
 
 class FullUntilAnswer(Generic[R]):
