@@ -132,7 +132,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     for size in args.sizes:
         model = ensure_model(size)
         for cache in ("on", "off"):
-            env = {**service_env(documents, model=model), **RAY_ENV, **({} if cache == "on" else {"ANSWER_CACHE_MAX_ENTRIES": "0"})}
+            env = {**service_env(documents, model=model), **RAY_ENV}
+            if cache == "on":
+                env.pop("ANSWER_CACHE_MAX_ENTRIES")  # serve_config.yaml's cache, as it ships
             log = LOGS_DIR / f"{args.output}-{size}-{cache}.log"
             with serving(SERVED["ours-serve-config"], env, log, questions[0], 600, False):
                 import requests

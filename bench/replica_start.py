@@ -63,8 +63,10 @@ def config(args: Dict[str, str], replicas: int):
     from capitals_qa.serving.defaults import REPLICA_ENV
 
     return ServeDeploySchema.parse_obj({"applications": [{
-        # reader_precision as serve_config.yaml, whose autoscaler adds the replicas: int8 on these CPU replicas.
-        "name": APP, "route_prefix": "/", "import_path": "capitals:app", "args": {"reader_precision": "auto", **args},
+        # reader_precision as serve_config.yaml, whose autoscaler adds the replicas: int8 on these CPU replicas. The
+        # answer cache off: the questions repeat, and each must reach a replica.
+        "name": APP, "route_prefix": "/", "import_path": "capitals:app",
+        "args": {"reader_precision": "auto", "answer_cache_max_entries": 0, **args},
         # As serve_config.yaml: replicas then run in a runtime_env of their own, which a spare worker must match.
         "runtime_env": {"env_vars": dict(REPLICA_ENV)},
         "deployments": [{"name": "Pipeline", "num_replicas": replicas, "ray_actor_options": {"num_cpus": 1}}],

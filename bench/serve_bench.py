@@ -158,7 +158,7 @@ def ensure_model(size: str) -> Path:
 
 
 def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Optional[Path] = None) -> Dict[str, str]:
-    """This process's environment without any service setting of its own, plus the variant's.
+    """This process's environment without any service setting of its own, plus the variant's, the answer cache off.
 
     A set variable wins over serve_config.yaml's args, so one left over in the shell (SERVE_MODE, a
     READER_PARAMS_...) would silently change what a variant serves.
@@ -166,6 +166,9 @@ def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Op
     service_variables = set(environment_variables().values())
     env = {k: v for k, v in os.environ.items() if k not in service_variables and not NODE_OVERRIDE.match(k)}
     env["DOCUMENTS_PATH"] = str(documents)
+    # The benchmarks repeat their 60 questions: with the answer cache on they would measure the cache, not the
+    # pipeline. bench/cache_bench.py measures the cache, and turns it on again.
+    env["ANSWER_CACHE_MAX_ENTRIES"] = "0"
     if model is not None:
         env["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(model)
     if pipeline_yaml is not None:

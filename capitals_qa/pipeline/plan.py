@@ -63,10 +63,13 @@ def plan_in_child(pipeline_yaml: str, pipeline_name: str, overrides: Mapping[str
 
 
 def main() -> int:
+    # As imported, not as __main__: the modules that raise StartupError import it from there.
+    from capitals_qa.pipeline import plan as module
+
     request = json.loads(sys.stdin.read())
     try:
-        found = plan(request["pipeline"], request["pipeline_name"], request["overrides"], request["per_node"])
-    except StartupError as error:
+        found = module.plan(request["pipeline"], request["pipeline_name"], request["overrides"], request["per_node"])
+    except module.StartupError as error:
         print(error, file=sys.stderr)
         return CANNOT_LOAD
     print(json.dumps(asdict(found)))

@@ -39,6 +39,8 @@ def config_app(config_file: str, name: str, route_prefix: str, ingress: str, mod
     # The bundled 248 countries rather than the 20k Wikipedia passages: a new replica is ready in seconds, and
     # what is measured is how replicas die and come back, not the corpus.
     app["args"]["documents"] = "data/countries.jsonl"
+    # Every question reaches a model replica: what is measured is what happens to those a dying replica holds.
+    app["args"]["answer_cache_max_entries"] = 0
     deployment(app, ingress)["ray_actor_options"]["resources"] = {HEAD_NODE_RESOURCE: 0.001}
     model_deployment = deployment(app, model)
     model_deployment.pop("autoscaling_config", None)

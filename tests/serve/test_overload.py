@@ -30,8 +30,9 @@ def deploy(serve_url, name, **settings):
     from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
-    # The queue limits act in the Pipeline replica, which runs the questions.
-    app = build_single_app(ServiceSettings(**settings), {"num_replicas": 1, "ray_actor_options": {"num_cpus": 1}})
+    # The queue limits act in the Pipeline replica, which runs the questions; each reaches it (no answer cache: the
+    # slow question is asked more than once).
+    app = build_single_app(ServiceSettings(answer_cache_max_entries=0, **settings), {"num_replicas": 1, "ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name=name, route_prefix=f"/{name}")
     url = f"{serve_url}/{name}"
     wait_until_ready(url)
@@ -63,7 +64,7 @@ def small_queue_per_node_url(serve_url, qa_model):
 
     app = yaml.safe_load((PROJECT_DIR / "serve_config.per_node.yaml").read_text())["applications"][0]
     app.update(name="small-queue-per-node", route_prefix="/small-queue-per-node")
-    app["args"].update(max_waiting_questions=1, max_queue_wait_s=60, reader_precision="fp32")
+    app["args"].update(max_waiting_questions=1, max_queue_wait_s=60, reader_precision="fp32", answer_cache_max_entries=0)
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     reader["ray_actor_options"]["num_cpus"] = 1

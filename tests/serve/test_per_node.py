@@ -34,6 +34,8 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
     app.update(name="per-node", route_prefix="/per-node")
     # Answers are compared with the single-mode app's, which runs fp32 (the config's `auto` is int8 on CPU).
     app["args"]["reader_precision"] = "fp32"
+    # Every question reaches the nodes (no answer cache): batching and the node metrics are what is looked at here.
+    app["args"]["answer_cache_max_entries"] = 0
     app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     # One core, as the single-mode test replica has: the same torch threads give the same floats.

@@ -55,7 +55,9 @@ def sqlite_app(serve_url, qa_model, tmp_path_factory):
     records = [{"content": "Lima is the capital of Peru.", "meta": {"name": "Peru"}},
                {"content": "Rome is the capital of Italy.", "meta": {"name": "Italy"}}]
     (folder / "documents.jsonl").write_text("\n".join(json.dumps(record) for record in records))
-    settings = ServiceSettings(pipeline=str(folder / "pipeline.yml"), documents=str(folder / "documents.jsonl"), node_overrides={})
+    # No answer cache: a question during the outage must reach the store, not an answer kept from before it.
+    settings = ServiceSettings(pipeline=str(folder / "pipeline.yml"), documents=str(folder / "documents.jsonl"), node_overrides={},
+                               answer_cache_max_entries=0)
     # Serve's own periodic check would replace the replica during the outage; here the test calls it itself.
     app = build_single_app(settings, {"num_replicas": 1, "ray_actor_options": {"num_cpus": 1}, "health_check_period_s": 600})
     serve.run(app, name="sqlite-store", route_prefix="/sqlite-store")

@@ -148,8 +148,8 @@ def test_the_bounds_evict_the_least_recently_used(backend):
 def test_sixteen_concurrent_identical_questions_run_the_pipeline_once():
     backend = VersionedBackend(seconds=0.5)
     cache = AnswerCache(max_entries=100, max_bytes=1 << 20, ttl_s=60)
-    client = client_for(backend, cache)
-    with ThreadPoolExecutor(16) as pool:
+    # One event loop for every request (the client's portal), as in a replica.
+    with client_for(backend, cache) as client, ThreadPoolExecutor(16) as pool:
         responses = list(pool.map(lambda _: ask(client), range(16)))
     assert len(backend.calls) == 1
     assert all(response.status_code == 200 and response.json() == responses[0].json() for response in responses)
@@ -167,8 +167,7 @@ def test_a_refusal_reaches_every_question_that_joined_it():
             raise Overloaded("overloaded: a question would wait about 9.0 s", retry_after_s=3)
 
     backend = Refusing()
-    client = client_for(backend, AnswerCache(max_entries=100, max_bytes=1 << 20, ttl_s=60))
-    with ThreadPoolExecutor(4) as pool:
+    with client_for(backend, AnswerCache(max_entries=100, max_bytes=1 << 20, ttl_s=60)) as client, ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(lambda _: ask(client), range(4)))
     assert [response.status_code for response in responses] == [503] * 4 and len(backend.calls) == 1
 

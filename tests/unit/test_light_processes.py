@@ -10,7 +10,7 @@ import pytest
 
 from capitals_qa.settings import PROJECT_DIR
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.slow
 
 MODEL_CODE = ("haystack", "transformers", "torch")
 REPORT = f"import json, sys; print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}} & {set(MODEL_CODE)!r})))"
