@@ -120,11 +120,11 @@ def wait_answered(question: str, timeout_s: float = 600) -> None:
     raise RuntimeError(f"no answer within {timeout_s} s")
 
 
-def role(process: psutil.Process, root: psutil.Process) -> str:
+def role(process: psutil.Process) -> str:
     line = " ".join(process.cmdline())
     if "ServeReplica:" in line:
         return "ingress" if any(f":{name}" in line for name in INGRESSES) else "replica"
-    if process.pid == root.pid and "serve" in line:
+    if "bin/serve run" in line:
         return "serve run"
     if line.startswith("ray-dashboard-") or "dashboard/dashboard.py" in line:
         return "dashboard"
@@ -134,12 +134,14 @@ def role(process: psutil.Process, root: psutil.Process) -> str:
 
 
 def reading(root: psutil.Process) -> Dict[str, int]:
-    """MiB by role, and the processes of each role, now."""
+    """MiB by role, and the processes of each role, now. The root counts when it is `serve run`; the lean profile's
+    root is the benchmark's `ray start --block`, which a user's `ray start` does not leave running."""
     found: Dict[str, int] = {name: 0 for name in ROLES}
     counts: Dict[str, int] = {name: 0 for name in ROLES}
-    for process in [root, *root.children(recursive=True)]:
+    tree = root.children(recursive=True) + ([root] if "bin/serve run" in " ".join(root.cmdline()) else [])
+    for process in tree:
         try:
-            name, rss = role(process, root), process.memory_info().rss
+            name, rss = role(process), process.memory_info().rss
         except psutil.NoSuchProcess:
             continue
         found[name] += rss

@@ -24,6 +24,16 @@ PRELOAD_MODULES = "RAY_preload_python_modules"
 WORKERS_SOFT_LIMIT = "RAY_num_workers_soft_limit"
 
 
+# --- `ray start` options of the lean profile (docs/operations.md) ---
+
+RAY_START_LEAN = [
+    "--include-dashboard=false",  # documented: no dashboard head modules (the head keeps its usage-stats module)
+    "--include-log-monitor=false",  # documented
+    "--disable-usage-stats",  # documented
+    "--no-monitor",  # hidden: no autoscaler monitor, which a single machine has no use for
+]
+
+
 # --- Serve's proxy ---
 
 def is_rays_own_error(status: int, headers: Mapping[bytes, bytes]) -> bool:

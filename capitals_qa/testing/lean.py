@@ -1,6 +1,6 @@
 """The lean profile's Ray (docs/operations.md), started from Python for the tests and benchmarks: `ray start --head
---block` without the dashboard and the log monitor, each of its ports a free one (other Rays may run beside it),
-stopped as Ctrl-C stops it."""
+--block` with the lean profile's options (serving/ray_internals.RAY_START_LEAN), each of its ports a free one (other
+Rays may run beside it), stopped as Ctrl-C stops it."""
 import os
 import signal
 import socket
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator
 
-# What the lean profile turns off, as `ray start` options.
-LEAN_OPTIONS = ["--include-dashboard=false", "--include-log-monitor=false", "--disable-usage-stats"]
+from capitals_qa.serving.ray_internals import RAY_START_LEAN
+
 PORT_OPTIONS = ("--port", "--metrics-export-port", "--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
                 "--runtime-env-agent-port", "--ray-client-server-port")
 
@@ -34,7 +34,7 @@ def free_port() -> int:
 @contextmanager
 def lean_ray(env: Dict[str, str], log: Path, num_cpus: int = 2, timeout_s: float = 120) -> Iterator[LeanRay]:
     ports = {option: free_port() for option in PORT_OPTIONS}
-    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", *LEAN_OPTIONS, f"--num-cpus={num_cpus}",
+    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", *RAY_START_LEAN, f"--num-cpus={num_cpus}",
                *(f"{option}={port}" for option, port in ports.items())]
     process = subprocess.Popen(command, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -1,6 +1,6 @@
-"""The lean profile, as docs/operations.md gives it: Ray started without its dashboard and log monitor, the service
-deployed by `serve run --non-blocking`. Questions are answered, the metrics export works, capitals-status shows the
-application, and no dashboard module or log monitor runs."""
+"""The lean profile, as docs/operations.md gives it: Ray started without its dashboard, log monitor and autoscaler
+monitor, the service deployed by `serve run --non-blocking`. Questions are answered, the
+metrics export works, capitals-status shows the application, and none of those processes runs."""
 import os
 import subprocess
 import sys
@@ -45,8 +45,9 @@ def test_the_lean_profile_answers_exports_metrics_and_reports_its_status(lean_se
     assert "capitals:" in status.stdout and "status: RUNNING" in status.stdout
 
 
-def test_the_lean_profile_runs_no_dashboard_module_and_no_log_monitor(lean_service):
+def test_the_lean_profile_runs_no_dashboard_module_log_monitor_or_autoscaler_monitor(lean_service):
     processes = psutil.Process(lean_service["ray"].process.pid).children(recursive=True)
     command_lines = [" ".join(process.cmdline()) for process in processes if process.is_running()]
     assert any("raylet" in line for line in command_lines)  # the cluster's processes are the `ray start` command's
-    assert not [line for line in command_lines if line.startswith("ray-dashboard-") or "log_monitor.py" in line]
+    turned_off = ("log_monitor.py", "autoscaler/_private/monitor.py")
+    assert not [line for line in command_lines if line.startswith("ray-dashboard-") or any(name in line for name in turned_off)]
