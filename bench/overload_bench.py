@@ -64,10 +64,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     results: Dict = {"command": command, "machine": machine(), "documents": str(documents), "settings": vars(args)}
     log_path = LOGS_DIR / f"{args.output}.log"
     served = SERVED["ours-serve-config"]
-    # proxy middleware off: Ray's proxy as it comes, every question goes on to the ingress. Early refusals off:
-    # every refusal is a model replica's own (the variable wins over serve_config.yaml's args).
-    env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""}),
-           "EARLY_REFUSALS": "true" if args.early_refusals == "on" else "false"}
+    # proxy middleware off: Ray's proxy as it comes (its own errors in plain text).
+    env = {**service_env(documents, model=model), **served.env, **({} if args.proxy_middleware == "on" else {PROXY_HOOK: ""})}
     with serving(served, env, log_path, questions[0], 300, False) as startup_s:
         progress(f"answering after {startup_s:.0f} s; closed loop, 8 clients, {args.capacity_duration:.0f} s")
         capacity = asyncio.run(closed_loop_capacity(questions, args.capacity_duration))
@@ -96,8 +94,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--documents", help="DOCUMENTS_PATH (default: as bench/serve_bench.py)")
     parser.add_argument("--proxy-middleware", choices=("on", "off"), default="on",
                         help="Serve's proxy with capitals_qa/serving/proxy.py (on, as docs/operations.md runs it) or as Ray ships it (off)")
-    parser.add_argument("--early-refusals", choices=("on", "off"), default="on",
-                        help="EARLY_REFUSALS: the ingress and the proxy refuse while the replicas are full (on, the default) or not (off)")
     parser.add_argument("--output", default="overload", help="result files bench/results/<output>.md, .json")
     return parser.parse_args(argv)
 

@@ -101,10 +101,6 @@ class ServiceSettings(BaseSettings):
     max_queue_wait_s: float = Field(5.0, gt=0, env="MAX_QUEUE_WAIT_S")
     max_waiting_questions: int = Field(16, env="MAX_WAITING_QUESTIONS")
     question_timeout_s: float = Field(30.0, gt=0, env="QUESTION_TIMEOUT_S")
-    # Goodput only: while a model replica's queue is full, the ingress refuses the next questions itself until one
-    # comes back, instead of a trip to the replica each. Off, every refusal is the model replica's own; the answers
-    # a client gets are the same (docs/operations.md, "Overload").
-    early_refusals: bool = Field(True, env="EARLY_REFUSALS")
     # Answers to repeated questions, kept in the ingress (api/answer_cache.py): at most this many, this many bytes
     # of JSON, each for this long (for stores that change behind the service's back); 0 in any turns it off.
     answer_cache_max_entries: int = Field(10_000, ge=0, env="ANSWER_CACHE_MAX_ENTRIES")

@@ -18,7 +18,7 @@ REPLICA_ENV = {ray_internals.USER_CODE_IN_SEPARATE_THREAD: "0", **MALLOC_ENV}
 # Read once by Serve's controller and proxies as they start, so set where Ray starts: every node's `ray start`
 # (the Dockerfile's ENV), or the process whose ray.init starts a local Ray (capitals.py, for `serve run capitals:...`).
 RAY_ENV = {
-    # Our middleware in each HTTP proxy: Ray's own errors as JSON, early refusals (serving/proxy.py).
+    # Our middleware in each HTTP proxy: Ray's own errors as JSON (serving/proxy.py).
     ray_internals.PROXY_CALLBACK: "capitals_qa.serving.proxy:middlewares",
     # Serve replaces a proxy after 3 failed health checks in a row, one per period (Serve's default: 10 s).
     ray_internals.PROXY_HEALTH_CHECK_PERIOD: "2",

@@ -49,15 +49,6 @@ def small_queue_url(serve_url, qa_url):
 
 
 @pytest.fixture(scope="module")
-def small_queue_without_early_refusals_url(serve_url, qa_url):
-    """The same, with early refusals off (EARLY_REFUSALS): every refusal is the Pipeline replica's own."""
-    from ray import serve
-
-    yield deploy(serve_url, "small-queue-plain", max_waiting_questions=1, max_queue_wait_s=60, early_refusals=False)
-    serve.delete("small-queue-plain")
-
-
-@pytest.fixture(scope="module")
 def small_queue_per_node_url(serve_url, qa_model):
     """The same limits in per-node mode, from its serve config; questions wait in the Reader's one worker."""
     from ray import serve
@@ -108,8 +99,7 @@ def wait_for(condition, timeout_s=30, what=""):
     pytest.fail(f"not within {timeout_s} s: {what}")
 
 
-@pytest.mark.parametrize("app", ["small_queue_url", "small_queue_without_early_refusals_url", "small_queue_per_node_url"],
-                         ids=["single", "single-no-early-refusals", "per_node"])
+@pytest.mark.parametrize("app", ["small_queue_url", "small_queue_per_node_url"], ids=["single", "per_node"])
 def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_once(app, request, serve_logs):
     small_queue_url = request.getfixturevalue(app)
     first_id, again_id = f"refused-{uuid.uuid4().hex}", f"again-{uuid.uuid4().hex}"
@@ -133,13 +123,8 @@ def test_beyond_the_queue_limit_a_question_gets_a_json_503_with_retry_after_at_o
             assert 1 <= int(again.headers["retry-after"]) <= int(refused.headers["retry-after"])
             wait_for(lambda: ingress_logged(serve_logs, first_id), what="the first refusal in the ingress's log")
             wait_for(lambda: ingress_logged(serve_logs, again_id), what="the second refusal in the ingress's log")
-            if app == "small_queue_url":
-                # Nothing has come back since: the ingress refuses the next question itself (early refusals), so the
-                # replica's count of refusals stays, and the client gets the same JSON 503.
-                assert queue(small_queue_url)["refused"] == refused_by_replica
-            else:
-                # Early refusals off: the same answer, decided again by the replica.
-                assert queue(small_queue_url)["refused"] == refused_by_replica + 1
+            # Each refusal is the replica's own (docs/operations.md, "Overload").
+            assert queue(small_queue_url)["refused"] == refused_by_replica + 1
         assert running.result().status_code == 200 and waiting.result().status_code == 200
     assert requests.post(small_queue_url, data="What is the capital of Peru?", timeout=60).status_code == 200
 

@@ -7,5 +7,4 @@ node_chain       per_node mode's backend: each question along the node deploymen
 remote_store     uploads, documents and feedback, on the deployment that holds the store
 retry            a question is asked again when the replica holding it dies
 startup          a JSON 503 while a model deployment has never had a running replica
-full_until_answer  early refusals: the last overload refusal, repeated while nothing came back
 """

@@ -47,7 +47,7 @@ class HaystackQA:
         if nodes:
             backend = NodeChain(settings, root, nodes, store_node, metrics)
         elif pipeline is not None:
-            backend = RemotePipeline(pipeline, settings.early_refusals, settings.write_log)
+            backend = RemotePipeline(pipeline, settings.write_log)
         else:
             raise ValueError("HaystackQA needs the Pipeline deployment (single mode) or the node deployments (per_node)")
         limits = BodyLimits(settings.max_question_bytes, settings.max_query_bytes, settings.max_upload_bytes, settings.max_top_k)

@@ -9,9 +9,7 @@ from typing import Any, Dict, List, Optional
 from ray.serve.handle import DeploymentHandle
 
 from capitals_qa.api.backend import Backend, ParamsRules
-from capitals_qa.api.errors import Overloaded
 from capitals_qa.serving.defaults import STORE_CHECK_TIMEOUT_S
-from capitals_qa.serving.ingress.full_until_answer import FullUntilAnswer
 from capitals_qa.serving.ingress.remote_store import RemoteStore
 from capitals_qa.serving.ingress.retry import call_replica
 from capitals_qa.serving.ingress.startup import StartupGate
@@ -19,27 +17,16 @@ from capitals_qa.serving.refusals import raise_refusal
 
 
 class RemotePipeline(RemoteStore, Backend):
-    def __init__(self, pipeline: DeploymentHandle, early_refusals: bool, write_log: Optional[str]):
+    def __init__(self, pipeline: DeploymentHandle, write_log: Optional[str]):
         self.pipeline = pipeline
         self.startup = StartupGate([pipeline])
         super().__init__(pipeline, self.startup, "the query pipeline reads no document store", write_log)
-        # Goodput only (docs/operations.md, "Overload"): while the replicas are full, the next questions are
-        # refused here, not at a cost on the model's cores.
-        self.full: Optional[FullUntilAnswer[Overloaded]] = FullUntilAnswer() if early_refusals else None
         self._rules: Optional[ParamsRules] = None
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         await self.startup.check()
-        if self.full is None:
-            return raise_refusal(await self._ask(query, params, debug))
-        if refused := self.full.refusal():
-            last, left_s = refused
-            raise Overloaded(last.messages[0], left_s)
-        with self.full.sent():
-            result = await self._ask(query, params, debug)
-        if isinstance(result, Overloaded):
-            self.full.saw(result, result.retry_after_s)
-        return raise_refusal(result)
+        # A full replica's refusal (Overloaded) reaches the client as it is (docs/operations.md, "Overload").
+        return raise_refusal(await self._ask(query, params, debug))
 
     async def _ask(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Any:
         return await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question")
