@@ -44,14 +44,20 @@ USER app
 ENV RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=capitals_qa.serving.proxy:middlewares \
     RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S=2
 
+# Ray's token authentication: the dashboard, job submission and the GCS ask every client for the token
+# (docs/operations.md, "Ports and who may reach them"). The token comes from RAY_AUTH_TOKEN (docker-compose.yml
+# reads it from ray-auth.env, never committed; KubeRay from a Secret); without one, the command below makes one
+# inside the container (`docker exec <container> ray get-auth-token` prints it).
+ENV RAY_AUTH_MODE=token
+
 # Models downloaded from the hub (reader, DPR encoders) are kept here across container restarts.
 VOLUME ["/home/app/.cache/huggingface"]
 
 # 8000: Serve's HTTP proxy (serve_config.yaml, http_options). 8265: the Ray dashboard.
 EXPOSE 8000 8265
 
-# Ray's head node with its dashboard on every interface (its default, 127.0.0.1, is unreachable through a
-# published port), then `serve run` attached to that cluster (--address auto fails rather than starting a
+# A token for Ray if none was given, Ray's head node with its dashboard on every interface (its default,
+# 127.0.0.1, is unreachable through a published port), then `serve run` attached to that cluster (--address auto fails rather than starting a
 # second one). serve run blocks and streams logs, so it keeps the container alive; exec makes it the
 # process that receives `docker stop`.
-CMD ["sh", "-c", "ray start --head --dashboard-host=0.0.0.0 --disable-usage-stats && exec serve run --address auto serve_config.yaml"]
+CMD ["sh", "-c", "[ -n \"$RAY_AUTH_TOKEN\" ] || ray get-auth-token --generate > /dev/null && ray start --head --dashboard-host=0.0.0.0 --disable-usage-stats && exec serve run --address auto serve_config.yaml"]

@@ -38,6 +38,7 @@ from bench import loadgen  # noqa: E402
 from bench.variants import PROJECT_DIR, SERVED, URL, Served, Unavailable, replicas, serving  # noqa: E402
 from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML, NODE_OVERRIDE, environment_variables, node_overrides  # noqa: E402
 from capitals_qa.testing.models import SIZES  # noqa: E402
+from capitals_qa.testing.otlp_receiver import OtlpReceiver  # noqa: E402
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 MODELS_DIR = RESULTS_DIR / "models"
@@ -273,6 +274,19 @@ def measure_noop(questions: List[str], args) -> Dict:
     served_p50 = served.get("levels", {}).get(1, {}).get("p50_ms")
     if served_p50 is not None and in_process.get("p50_ms") is not None:
         result["overhead_p50_ms"] = served_p50 - in_process["p50_ms"]
+    # The same service with tracing on, every question sampled, its spans sent to a receiver in this process.
+    receiver = OtlpReceiver()
+    try:
+        traced_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        log_path = LOGS_DIR / f"{args.output}-noop-ours-code-defaults-traced.log"
+        traced = measure_served(SERVED["ours-code-defaults"], traced_env, questions, args, log_path, [1], duration_s)
+        traced["spans_received"] = len(receiver.spans)
+    finally:
+        receiver.close()
+    result["ours-code-defaults-traced"] = traced
+    traced_p50 = traced.get("levels", {}).get(1, {}).get("p50_ms")
+    if served_p50 is not None and traced_p50 is not None:
+        result["tracing_overhead_p50_ms"] = traced_p50 - served_p50
     return result
 
 
@@ -379,6 +393,14 @@ def report(results: Dict, levels: List[int]) -> str:
         else:
             why = noop["ours-code-defaults"].get("unavailable") or noop["ours-code-defaults"].get("failed")
             lines.append(f"- Serving overhead: not measured ({why}).")
+        traced = noop.get("ours-code-defaults-traced", {})
+        if "tracing_overhead_p50_ms" in noop:
+            lines.append(
+                f"- Tracing's cost (the same, with OTEL_EXPORTER_OTLP_ENDPOINT set: every question sampled, "
+                f"{traced['spans_received']} spans received): p50 {ms(traced['levels'][1]['p50_ms'])} ms against "
+                f"{ms(served['p50_ms'])} ms: **{noop['tracing_overhead_p50_ms']:.2f} ms** "
+                f"(target under 1 ms: {'met' if noop['tracing_overhead_p50_ms'] < 1 else '**missed**'})."
+            )
     return "\n".join(lines) + "\n"
 
 

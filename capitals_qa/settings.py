@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
     # When set, every route but /health and /initialized needs it (Authorization: Bearer, or X-API-Key).
     # A SecretStr: printed as '**********' wherever the settings are logged.
     api_key: Optional[SecretStr] = Field(None, env="API_KEY")
+    # Where the HTTP proxy listens beyond loopback (serve_config.yaml: 0.0.0.0) and no API key is set, uploads,
+    # deletes and feedback writes answer 403, as anyone on the network could change the store; true opens them anyway.
+    open_writes: bool = Field(False, env="OPEN_WRITES")
     # Browser origins allowed to call the API, comma-separated (`https://app.example.com`, or `*`); empty: CORS off.
     cors_origins: str = Field("", env="CORS_ORIGINS")
     # Overload: a question that would wait longer than this for a worker, or find this many waiting, gets a 503

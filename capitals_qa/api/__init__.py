@@ -12,6 +12,7 @@ schemas       request and response bodies in Haystack's REST shapes
 store_calls   what a failed store call means for a client (400, 501)
 access        the API key and CORS
 metrics       what the API meters (the serving layer records it)
+answering     answering one question for any route: time limit, answer cache, metering, its log line
 answer_cache  answers to repeated questions, never stale, bounded
 squad         feedback labels as SQuAD data (/export-feedback)
 usage         this process's CPU, memory and GPUs for /health

@@ -1,4 +1,5 @@
-"""Who may call the API: an optional API key on every route but the health checks, and CORS for browsers."""
+"""Who may call the API: an optional API key on every route but the health checks, writes closed where anyone on the
+network could reach them without a key, and CORS for browsers."""
 import hmac
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -9,17 +10,31 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Load balancers and Serve's own checks call these without credentials.
 OPEN_PATHS = frozenset({"/health", "/initialized"})
+# The routes that change what the service holds: documents (uploads, deletes) and feedback labels.
+WRITES = frozenset({("POST", "/file-upload"), ("POST", "/documents/delete_by_filters"), ("POST", "/feedback"), ("DELETE", "/feedback")})
 
 
 @dataclass(frozen=True)
 class Access:
-    """`api_key`: None lets everyone in. `cors_origins`: the browser origins allowed to call (none: CORS off)."""
+    """`api_key`: None lets everyone in. `writes_open`: whether the routes that change data (WRITES) answer at all;
+    with an API key they answer its holders. `cors_origins`: the browser origins allowed to call (none: CORS off)."""
 
     api_key: Optional[str] = None
     cors_origins: Tuple[str, ...] = ()
+    writes_open: bool = True
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"Access(api_key={'set' if self.api_key else None}, cors_origins={self.cors_origins})"
+        return f"Access(api_key={'set' if self.api_key else None}, cors_origins={self.cors_origins}, writes_open={self.writes_open})"
+
+
+def writes_open(api_key: Optional[str], open_writes: bool, listens_on: str) -> bool:
+    """Writes answer key holders where there is a key; without one, only a service that loopback alone reaches, or
+    one whose operator opened them (OPEN_WRITES)."""
+    return bool(api_key) or open_writes or is_loopback(listens_on)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def presented_key(headers: dict) -> Optional[str]:
@@ -59,6 +74,8 @@ class AccessControl:
 
     def _build(self, access: Access) -> ASGIApp:
         inner = self.app
+        if not access.writes_open:
+            inner = _ClosedWrites(inner)
         if access.api_key:
             inner = _RequireKey(inner, access.api_key)
         if access.cors_origins:
@@ -83,4 +100,19 @@ class _RequireKey:
                 )
                 await response(scope, receive, send)
                 return
+        await self.app(scope, receive, send)
+
+
+class _ClosedWrites:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["method"], scope["path"]) in WRITES:
+            response = JSONResponse({"errors": [
+                "writes are closed: this service listens beyond this machine and has no API key, so anyone who reaches it "
+                "could change its documents and feedback; set API_KEY (writes then need it), or OPEN_WRITES=true to open "
+                "them to anyone"]}, status_code=403)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)

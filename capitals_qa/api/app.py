@@ -11,7 +11,7 @@ from capitals_qa.api.backend import ServedProvider
 from capitals_qa.api.body import validation_messages
 from capitals_qa.api.dependencies import request_id
 from capitals_qa.api.errors import UNAVAILABLE_RETRY_AFTER_S, Overloaded, RequestError, Unavailable
-from capitals_qa.api.routers import documents, feedback, file_upload, pages, questions, status
+from capitals_qa.api.routers import documents, feedback, file_upload, mcp, pages, questions, status
 
 
 def create_api(served: ServedProvider) -> FastAPI:
@@ -26,7 +26,7 @@ def create_api(served: ServedProvider) -> FastAPI:
         redoc_url=None,
     )
     api.state.served = served
-    for module in (questions, status, file_upload, documents, feedback, pages):
+    for module in (questions, status, file_upload, documents, feedback, mcp, pages):
         api.include_router(module.router)
     pages.mount_assets(api)
     api.add_exception_handler(RequestError, _request_error)

@@ -42,7 +42,8 @@ class Store:
     async def documents(self, filters: Optional[Dict[str, Any]]) -> List[DocumentData]:
         raise NotImplementedError("reading documents")
 
-    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> int:
+        """Delete the documents whose meta matches (all for none); returns how many matched."""
         raise NotImplementedError("deleting documents")
 
     async def write_label(self, label: LabelData) -> None:
@@ -65,6 +66,11 @@ class Backend(Store, ABC):
 
         May raise Overloaded instead of queueing a question that would wait too long. Cancelling the call (the
         client went away, or the time limit passed) takes a question that has not started out of the queue."""
+
+    async def retrieve(self, query: str, params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """The query pipeline without its readers: {"query", "answers": [], "documents"}; `params` as for `run`,
+        those of a reader left out."""
+        raise NotImplementedError("retrieval alone")
 
     @abstractmethod
     async def params_rules(self) -> ParamsRules:

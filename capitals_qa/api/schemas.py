@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API, in the shapes Haystack 1.x's REST API uses."""
 from typing import Any, Dict, List, Literal, Optional
 
-from pydantic import BaseModel, Extra, Field, StrictBool, StrictStr, validator
+from pydantic import BaseModel, Extra, Field, StrictBool, StrictInt, StrictStr, validator
 
 
 def _nullable_in_schema(schema: Dict[str, Any], model: type) -> None:
@@ -39,8 +39,8 @@ class QueryRequest(BaseModel):
 
 
 class Span(BaseModel):
-    start: int
-    end: int
+    start: StrictInt
+    end: StrictInt
 
 
 class AnswerModel(ResponseModel):
@@ -139,39 +139,41 @@ class FilterRequest(BaseModel):
     filters: Optional[Dict[str, Any]] = Field(None, example={"name": ["Italy", "France"]})
 
 
+# Strict types where Haystack's own pydantic dataclasses (Document, Answer, Label) check the value again: a value
+# pydantic 1 would coerce (false -> "False") must be refused here, naming the field, not deep in the store.
 class DocumentInput(BaseModel):
     content: StrictStr
-    content_type: str = "text"
-    id: Optional[str] = None
+    content_type: Literal["text", "table", "image", "audio"] = "text"
+    id: Optional[StrictStr] = None
     meta: Dict[str, Any] = {}
     score: Optional[float] = None
 
 
 class AnswerInput(BaseModel):
-    answer: str
-    type: str = "extractive"
+    answer: StrictStr
+    type: Literal["generative", "extractive", "other"] = "extractive"
     score: Optional[float] = None
-    context: Optional[str] = None
+    context: Optional[StrictStr] = None
     offsets_in_document: Optional[List[Span]] = None
     offsets_in_context: Optional[List[Span]] = None
-    document_ids: Optional[List[str]] = None
+    document_ids: Optional[List[StrictStr]] = None
     meta: Optional[Dict[str, Any]] = None
 
 
 class FeedbackRequest(BaseModel):
     """Haystack REST's `CreateLabelSerialized`: one answer judged by a user."""
 
-    id: Optional[str] = None
+    id: Optional[StrictStr] = None
     query: StrictStr
     document: DocumentInput
     is_correct_answer: StrictBool
     is_correct_document: StrictBool
     origin: Literal["user-feedback", "gold-label"] = "user-feedback"
     answer: Optional[AnswerInput] = None
-    no_answer: Optional[bool] = None
-    pipeline_id: Optional[str] = None
-    created_at: Optional[str] = None
-    updated_at: Optional[str] = None
+    no_answer: Optional[StrictBool] = None
+    pipeline_id: Optional[StrictStr] = None
+    created_at: Optional[StrictStr] = None
+    updated_at: Optional[StrictStr] = None
     meta: Optional[Dict[str, Any]] = None
 
 

@@ -164,15 +164,17 @@ class ServedStore:
         except (HaystackError, TypeError, AttributeError, ValueError) as error:  # what malformed filters raise
             raise ValueError(f"filters: {error}") from None
 
-    def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
-        """Delete the documents that match `filters`; all of them for no filters (as Haystack's REST API)."""
+    def delete_documents(self, filters: Optional[Dict[str, Any]]) -> int:
+        """Delete the documents that match `filters`, all of them for no filters (as Haystack's REST API); returns how
+        many matched."""
         # Tried first: a delete in the log that cannot run would fail in every replica.
-        self._matching(filters)
+        matched = len(self._matching(filters))
         if self.log is None:
             self._delete_now(filters)
-            return
-        self.log.append("delete", filters or None)
-        self.catch_up()
+        else:
+            self.log.append("delete", filters or None)
+            self.catch_up()
+        return matched
 
     # --- feedback labels ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Loading the pipelines of a YAML file with shared components, and filling the store the query pipeline reads."""
 import logging
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Collection, Dict, List, Mapping, Optional, Tuple
 
 from haystack import Pipeline
 from haystack.document_stores import BaseDocumentStore
@@ -59,10 +59,13 @@ class YamlPipelines:
     def names(self) -> List[str]:
         return [pipeline["name"] for pipeline in self.config["pipelines"]]
 
-    def load(self, name: str, replace: Mapping[str, BaseComponent] = {}) -> Pipeline:
-        """Pipeline `name`, with the nodes named in `replace` played by the components given there."""
+    def load(self, name: str, replace: Mapping[str, BaseComponent] = {}, leave_out: Collection[str] = ()) -> Pipeline:
+        """Pipeline `name`, with the nodes named in `replace` played by the components given there, and without the
+        nodes named in `leave_out` (which nothing may follow)."""
         pipeline = Pipeline()
         for node in self.nodes(name):
+            if node["name"] in leave_out:
+                continue
             component = replace.get(node["name"]) or self.component(node["name"])
             pipeline.add_node(component=component, name=node["name"], inputs=node["inputs"])
         return pipeline

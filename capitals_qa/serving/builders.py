@@ -47,4 +47,4 @@ def build_per_node_app(settings: ServiceSettings, plan: Plan) -> Application:
             options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
     ingress = HaystackQA.options(name="PerNodeIngress")
-    return ingress.bind(settings, nodes=nodes, root=plan.root, store_node=plan.store_node)
+    return ingress.bind(settings, nodes=nodes, root=plan.root, store_node=plan.store_node, readers=plan.readers)

@@ -50,6 +50,13 @@ def this_replicas_instance() -> Any:
     return ray.serve.get_replica_context().servable_object
 
 
+def http_host() -> str:
+    """The address Serve's HTTP proxies listen on (`http_options.host`), as Serve's controller has it."""
+    from ray.serve.context import _get_global_client
+
+    return _get_global_client().http_config.host
+
+
 def start_router(handle: DeploymentHandle) -> None:
     """Create the handle's router now, which asks Serve's controller for the running replicas at once (it is
     otherwise created at the first call)."""

@@ -1,5 +1,7 @@
 """Support for tests and benchmarks (not used by the service).
 
-models  small random-weight QA models built on this machine
-lean    the lean profile's Ray, started and stopped from Python
+models         small random-weight QA models built on this machine
+lean           the lean profile's Ray, started and stopped from Python
+otlp_receiver  an OTLP/HTTP trace receiver that keeps what it gets, to check and time tracing
+schema_fuzz    schemathesis's command line against the app served over HTTP, every phase on every route
 """

@@ -88,3 +88,30 @@ def test_bad_access_settings_are_refused_naming_them(args, mentions):
 
 def test_an_empty_api_key_means_none():
     assert ServiceSettings(api_key="").api_key is None
+
+
+WRITE_REQUESTS = [("POST", "/file-upload", {"files": [("files", ("a.txt", b"Rome is the capital of Italy."))]}),
+                  ("POST", "/documents/delete_by_filters", {"json": {"filters": {}}}),
+                  ("POST", "/feedback", {"json": {"query": "q", "document": {"content": "c"}, "is_correct_answer": True,
+                                                  "is_correct_document": True}}),
+                  ("DELETE", "/feedback", {})]
+
+
+@pytest.mark.parametrize("method, path, body", WRITE_REQUESTS)
+def test_closed_writes_are_a_json_403_saying_how_to_open_them_while_questions_and_reads_stay_open(method, path, body):
+    backend = FakeBackend()
+    client = TestClient(create_api(lambda: Served(backend, BodyLimits(100, 400), Access(writes_open=False))))
+    refused = client.request(method, path, **body)
+    assert refused.status_code == 403 and "API_KEY" in refused.json()["errors"][0] and "OPEN_WRITES" in refused.json()["errors"][0]
+    assert client.post("/", content=b"Who?").status_code == 200 and client.get("/health").status_code == 200
+    assert client.post("/documents/get_by_filters", json={"filters": {}}).status_code == 501  # a read: the fake has no store
+
+
+@pytest.mark.parametrize("api_key, open_writes, host, expected", [
+    (None, False, "0.0.0.0", False), (None, False, "192.0.2.7", False), (None, True, "0.0.0.0", True),
+    (KEY, False, "0.0.0.0", True), (None, False, "127.0.0.1", True), (None, False, "localhost", True), (None, False, "::1", True),
+])
+def test_writes_are_closed_only_beyond_loopback_without_a_key_or_the_operators_say_so(api_key, open_writes, host, expected):
+    from capitals_qa.api.access import writes_open
+
+    assert writes_open(api_key, open_writes, host) is expected

@@ -273,3 +273,16 @@ def test_serve_configs_give_replicas_the_environment_the_code_gives_them(config)
     (app,) = yaml.safe_load((ROOT / config).read_text())["applications"]
     env_vars = app["runtime_env"]["env_vars"]
     assert {name: env_vars.get(name) for name in REPLICA_ENV} == REPLICA_ENV
+
+
+def test_the_image_turns_on_rays_token_authentication_and_makes_a_token_when_none_is_given():
+    assert dockerfile_env()["RAY_AUTH_MODE"] == "token"
+    cmd = dockerfile_cmd()
+    assert cmd.index("ray get-auth-token --generate") < cmd.index("ray start --head")
+    assert '[ -n "$RAY_AUTH_TOKEN" ] ||' in cmd  # a given token wins
+
+
+def test_compose_takes_rays_token_from_a_file_git_never_commits():
+    (env_file,) = QA["env_file"]
+    assert env_file == {"path": "ray-auth.env", "required": False}
+    assert subprocess.run(["git", "check-ignore", "-q", "ray-auth.env"], cwd=ROOT).returncode == 0

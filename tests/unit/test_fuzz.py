@@ -19,6 +19,7 @@ from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving.replica.local_pipeline import LocalPipeline
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
+from capitals_qa.testing.schema_fuzz import run_schemathesis, served_over_http
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +122,11 @@ def test_what_fuzzing_found_before_is_a_400(client, body):
     path = "/" if not body.startswith(b"{") else "/query"
     response = client.post(path, content=body)
     assert response.status_code == 400 and response.json()["errors"]
+
+
+def test_schemathesis_every_phase_on_every_route_finds_no_5xx_and_keeps_to_the_schema(app):
+    # Last in this file: its stateful phase uploads and deletes documents. Bounded to about a minute here;
+    # bench/fuzz_bench.py runs the long version.
+    with served_over_http(app) as url:
+        run = run_schemathesis(url, max_examples=8, timeout_s=600)
+    assert run.passed, run.output[-8000:]

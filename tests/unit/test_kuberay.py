@@ -89,3 +89,13 @@ def test_the_pods_have_room_for_the_pipeline_replicas():
     assert workers["minReplicas"] >= 2 and per_pod >= 1
     assert per_pod * workers["maxReplicas"] >= pipeline["autoscaling_config"]["max_replicas"]
     assert cluster["rayVersion"] == version("ray")  # the image's Ray, whose health checks KubeRay picks
+
+
+def test_the_cluster_asks_for_rays_token_from_a_secret_created_outside_the_repository():
+    auth = manifest()["spec"]["rayClusterConfig"]["authOptions"]
+    assert auth == {"mode": "token", "secretName": "capitals-qa-ray-auth"}
+    cluster = manifest()["spec"]["rayClusterConfig"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    variables = [variable for group in groups for container in group["template"]["spec"]["containers"] for variable in container.get("env", [])]
+    assert not [variable for variable in variables if variable["name"].startswith("RAY_AUTH")]  # KubeRay sets them from the Secret
+    assert "kubectl create secret generic capitals-qa-ray-auth" in (KUBERAY / "rayservice.yaml").read_text()

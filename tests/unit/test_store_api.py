@@ -79,13 +79,19 @@ def test_upload_takes_haystacks_preprocessor_fields(client):
 
 
 @pytest.mark.parametrize("form, files, status, message", [
-    ({}, None, 422, "files: field required"),
+    ({}, [("attachment", ("a.txt", b"text"))], 422, "files: field required"),
     ({"meta": "{not json"}, [("files", ("a.txt", b"text"))], 422, "meta: not valid JSON"),
     ({"meta": "[1, 2]"}, [("files", ("a.txt", b"text"))], 422, "meta: must be a JSON object"),
 ])
 def test_malformed_upload_forms_get_a_message_naming_the_field(client, form, files, status, message):
     response = client.post("/file-upload", data=form, files=files)
     assert response.status_code == status and message in response.json()["errors"][0]
+
+
+def test_an_upload_that_is_not_a_multipart_form_is_refused_before_it_is_parsed(client):
+    # Starlette parses url-encoded forms without bounds on their fields: such a body never reaches the parser.
+    response = client.post("/file-upload", content=b"files=" + b"a&x=" * 5000, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415 and "multipart/form-data" in response.json()["errors"][0]
 
 
 def test_upload_over_the_size_limit_is_refused_with_413(client):
@@ -174,11 +180,13 @@ def test_feedback_of_the_wrong_shape_gets_422_naming_the_field(client):
     assert response.status_code == 422 and response.json()["errors"][0].startswith("body.is_correct_answer")
 
 
-def test_feedback_whose_answer_haystack_cannot_read_gets_400_and_is_not_stored(client):
+@pytest.mark.parametrize("field, value", [("type", False), ("type", "False"), ("answer", 7), ("document_ids", [1])])
+def test_feedback_whose_answer_haystack_cannot_read_gets_422_naming_the_field_and_is_not_stored(client, field, value):
+    # pydantic 1 would make "False" of false; Haystack's Answer takes extractive, generative or other, and strings.
     feedback = feedback_on_rome(True, id="unreadable")
-    feedback["answer"]["type"] = False  # the schema's string; Haystack's Answer takes extractive, generative or other
+    feedback["answer"][field] = value
     response = client.post("/feedback", json=feedback)
-    assert response.status_code == 400 and "type" in response.json()["errors"][0], response.text
+    assert response.status_code == 422 and response.json()["errors"][0].startswith(f"body.answer.{field}"), response.text
     assert "unreadable" not in [label["id"] for label in client.get("/feedback").json()]
 
 

@@ -16,7 +16,7 @@ from capitals_qa.api.backend import Served
 from capitals_qa.api.body import read_limited, validation_messages
 from capitals_qa.api.dependencies import served
 from capitals_qa.api.errors import ERROR_RESPONSES, RequestError
-from capitals_qa.api.schemas import UploadErrorResponse, UploadResponse
+from capitals_qa.api.schemas import ErrorResponse, UploadErrorResponse, UploadResponse
 from capitals_qa.api.store_calls import store_call
 
 router = APIRouter(tags=["documents"])
@@ -58,10 +58,14 @@ def _form_schema() -> Dict[str, Any]:
     response_model=UploadResponse,
     response_model_exclude_none=True,
     responses={400: {"model": UploadErrorResponse, "description": "some files refused (named); the others were indexed"},
-               413: ERROR_RESPONSES[413], 422: ERROR_RESPONSES[422]},
+               413: ERROR_RESPONSES[413], 415: {"model": ErrorResponse}, 422: ERROR_RESPONSES[422]},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema()}}}},
 )
 async def upload_files(request: Request, service: Served = Depends(served)):
+    # Starlette would parse a url-encoded body too, without bounds on its fields (docs/security.md): only the form
+    # Haystack's clients send is read.
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise RequestError(415, "the upload must be a multipart/form-data form (Haystack REST's: `files`, `meta`, ...)")
     limit = service.limits.max_upload_bytes
     body = await read_limited(request.stream(), request.headers.get("content-length"), limit)
     form = await _parse_form(request, body)

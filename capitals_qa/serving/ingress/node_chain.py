@@ -7,10 +7,11 @@ through ingress/remote_store.py.
 """
 import asyncio
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ray.serve.handle import DeploymentHandle
 
+from capitals_qa import tracing
 from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.api.metrics import QAMetrics
 from capitals_qa.serving.defaults import STORE_CHECK_TIMEOUT_S
@@ -23,11 +24,12 @@ from capitals_qa.settings import ServiceSettings
 
 class NodeChain(RemoteStore, Backend):
     def __init__(self, settings: ServiceSettings, root: str, nodes: Dict[str, DeploymentHandle], store_node: Optional[str] = None,
-                 metrics: QAMetrics = QAMetrics()):
+                 metrics: QAMetrics = QAMetrics(), readers: Sequence[str] = ()):
         self.settings = settings
         self.metrics = metrics
         self.root = root
         self.chain: List[str] = list(nodes)  # in the order data flows
+        self.readers = set(readers)
         self.nodes = nodes
         self.startup = StartupGate(nodes.values())
         super().__init__(nodes[store_node] if store_node else None, self.startup, "no node of the query pipeline reads a document store",
@@ -35,11 +37,19 @@ class NodeChain(RemoteStore, Backend):
         self._rules: Optional[ParamsRules] = None
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
+        return await self._walk(self.chain, query, params, debug)
+
+    async def retrieve(self, query: str, params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        nodes = self.chain[: next((i for i, name in enumerate(self.chain) if name in self.readers), len(self.chain))]
+        kept = {key: value for key, value in (params or {}).items() if key not in self.readers} or None
+        return await self._walk(nodes, query, kept, False)
+
+    async def _walk(self, nodes: List[str], query: str, params: Optional[Dict[str, Any]], debug: bool) -> Dict[str, Any]:
         await self.startup.check()
         given: Any = {"query": query, "params": params}
-        for position, name in enumerate(self.chain):
+        for position, name in enumerate(nodes):
             root = self.root if position == 0 else None
-            last = position == len(self.chain) - 1
+            last = position == len(nodes) - 1
             # A node's refusal (Overloaded: its queue is full) is the service's state: it reaches the client as it is.
             given = await self._call_node(name, given, root, last, debug)
         return given
@@ -48,7 +58,8 @@ class NodeChain(RemoteStore, Backend):
         started = time.perf_counter()
         try:
             # The replica gets a copy of `given` (serialized), so the same can go to another replica.
-            return raise_refusal(await call_replica(lambda: self.nodes[name].run.remote(given, root, last, debug), f"node {name}"))
+            carrier = tracing.carrier()
+            return raise_refusal(await call_replica(lambda: self.nodes[name].run.remote(given, root, last, debug, carrier), f"node {name}"))
         finally:
             # The node's time as the ingress sees it: its queue and the hop to its replica included.
             self.metrics.node_latency(name, time.perf_counter() - started)

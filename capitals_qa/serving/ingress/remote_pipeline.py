@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from ray.serve.handle import DeploymentHandle
 
+from capitals_qa import tracing
 from capitals_qa.api.backend import Backend, ParamsRules
 from capitals_qa.serving.defaults import STORE_CHECK_TIMEOUT_S
 from capitals_qa.serving.ingress.remote_store import RemoteStore
@@ -29,7 +30,13 @@ class RemotePipeline(RemoteStore, Backend):
         return raise_refusal(await self._ask(query, params, debug))
 
     async def _ask(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Any:
-        return await call_replica(lambda: self.pipeline.run.remote(query, params, debug), "a question")
+        carrier = tracing.carrier()
+        return await call_replica(lambda: self.pipeline.run.remote(query, params, debug, carrier), "a question")
+
+    async def retrieve(self, query: str, params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        await self.startup.check()
+        carrier = tracing.carrier()
+        return raise_refusal(await call_replica(lambda: self.pipeline.retrieve.remote(query, params, carrier), "a search"))
 
     async def params_rules(self) -> ParamsRules:
         if self._rules is None:

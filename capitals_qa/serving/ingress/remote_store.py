@@ -32,8 +32,8 @@ class RemoteStore(Store):
     async def documents(self, filters: Optional[Dict[str, Any]]) -> List[DocumentData]:
         return await self._read(lambda store: store.documents.remote(filters), "documents")
 
-    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
-        await self._write(lambda store: store.delete_documents.remote(filters), "delete_documents")
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> int:
+        return await self._write(lambda store: store.delete_documents.remote(filters), "delete_documents")
 
     async def write_label(self, label: LabelData) -> None:
         await self._write(lambda store: store.write_label.remote(label), "write_label")

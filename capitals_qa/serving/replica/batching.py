@@ -5,6 +5,7 @@ replica's event loop for `@serve.batch` to gather the calls of other questions, 
 worker thread. Each question's predictions go back to its own `predict`, which extracts answers as usual.
 """
 import asyncio
+import contextvars
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List, Optional, Tuple
@@ -40,7 +41,8 @@ class ReaderBatcher:
     async def run(self, work: Callable[[], Any]) -> Any:
         """`work()` (a node run that calls the reader) on a request thread, its model call batched."""
         self._loop = asyncio.get_running_loop()
-        return await self._loop.run_in_executor(self._request_threads, work)
+        # In this coroutine's context: the node's span is a child of the replica's (see replica/workers.py).
+        return await self._loop.run_in_executor(self._request_threads, contextvars.copy_context().run, work)
 
     def _call(self, objects, **kwargs):
         """FARMReader.predict's model call. With batching on, it joins the calls of concurrent questions."""

@@ -18,8 +18,8 @@ class ForwardsStore(Store):
     async def documents(self, filters: Optional[Dict[str, Any]]) -> List[DocumentData]:
         return await self.local.documents(filters)
 
-    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
-        await self.local.delete_documents(filters)
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> int:
+        return await self.local.delete_documents(filters)
 
     async def write_label(self, label: LabelData) -> None:
         await self.local.write_label(label)

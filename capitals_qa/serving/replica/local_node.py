@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Union
 
 from haystack.nodes import FARMReader
 
+from capitals_qa import tracing
 from capitals_qa.api.answer_cache import STORE_VERSION
 from capitals_qa.pipeline.chain import run_first_steps, run_step
 from capitals_qa.pipeline.precision import set_reader_precision
@@ -49,10 +50,11 @@ class LocalNode(LocalStore):
         def work() -> Union[bytes, Dict[str, Any]]:
             # The node that reads the store says the version it read (see LocalPipeline.run); the others pass it on.
             version = self.served_store.applied_version() if self.served_store is not None else None
-            if root is not None:
-                output, _ = run_first_steps(root, self.name, self.component, dict(given), debug)
-            else:
-                output, _ = run_step(self.name, self.component, pickle.loads(given), debug)
+            with tracing.span(self.name):
+                if root is not None:
+                    output, _ = run_first_steps(root, self.name, self.component, dict(given), debug)
+                else:
+                    output, _ = run_step(self.name, self.component, pickle.loads(given), debug)
             if version is not None:
                 output[STORE_VERSION] = version
             if not last:

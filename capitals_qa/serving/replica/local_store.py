@@ -49,8 +49,8 @@ class LocalStore(Store):
     async def documents(self, filters: Optional[Dict[str, Any]]) -> List[DocumentData]:
         return await self._on_worker(ServedStore.documents, filters)
 
-    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> None:
-        await self._on_worker(ServedStore.delete_documents, filters)
+    async def delete_documents(self, filters: Optional[Dict[str, Any]]) -> int:
+        return await self._on_worker(ServedStore.delete_documents, filters)
 
     async def write_label(self, label: LabelData) -> None:
         await self._on_worker(ServedStore.write_label, label)

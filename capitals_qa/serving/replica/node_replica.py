@@ -1,8 +1,10 @@
 """PipelineNode (per_node mode): one node of the query pipeline per deployment, a LocalNode in each replica."""
 from typing import Any, Dict, Optional, Union
 
+from opentelemetry.trace import SpanKind
 from ray import serve
 
+from capitals_qa import tracing
 from capitals_qa.api.errors import Overloaded, root_cause
 from capitals_qa.serving.defaults import ACCESS_LOG_OFF, GRACEFUL_SHUTDOWN, LIGHT_REPLICA
 from capitals_qa.serving.refusals import Refusal
@@ -15,6 +17,7 @@ from capitals_qa.settings import ReaderBatching, ServiceSettings
 @serve.deployment(ray_actor_options=LIGHT_REPLICA, max_ongoing_requests=32, logging_config=ACCESS_LOG_OFF, **GRACEFUL_SHUTDOWN)
 class PipelineNode(ForwardsStore):
     def __init__(self, settings: ServiceSettings, node_name: str):
+        tracing.configure()
         with kept_for_life():
             # The model code, here in the replica (see replica/forwarding.py).
             from capitals_qa.serving.replica.local_node import LocalNode
@@ -30,14 +33,17 @@ class PipelineNode(ForwardsStore):
         """The Reader's user_config: {"batching": "auto"|true|false, "max_batch_size": int, "batch_wait_timeout_s": float}."""
         self.local.configure(ReaderBatching.parse_obj(config or {}), has_gpu())
 
-    async def run(self, given: Any, root: Optional[str], last: bool, debug: bool) -> Union[bytes, Dict[str, Any], Refusal]:
-        """This node's step of `Pipeline.run` (see replica/local_node.py)."""
-        try:
-            return await self.local.run(given, root, last, debug)
-        except Overloaded as refusal:
-            return refusal  # returned, not raised: see serving/refusals.py
-        except Exception as error:
-            raise root_cause(error) from None  # as a Pipeline replica sends it (replica/pipeline_replica.py)
+    async def run(self, given: Any, root: Optional[str], last: bool, debug: bool,
+                  carrier: Optional[tracing.Carrier] = None) -> Union[bytes, Dict[str, Any], Refusal]:
+        """This node's step of `Pipeline.run` (see replica/local_node.py); `carrier` as for a Pipeline replica."""
+        with tracing.span(f"replica {self.local.name}", given=carrier, kind=SpanKind.SERVER) as span:
+            try:
+                return await self.local.run(given, root, last, debug)
+            except Overloaded as refusal:
+                tracing.refused(span, str(refusal))
+                return refusal  # returned, not raised: see serving/refusals.py
+            except Exception as error:
+                raise root_cause(error) from None  # as a Pipeline replica sends it (replica/pipeline_replica.py)
 
     async def describe(self) -> Dict[str, Any]:
         return await self.local.describe()

@@ -6,8 +6,10 @@ The hop from the ingress is what lets a question outlive the replica running it:
 """
 from typing import Any, Dict, List, Optional, Union
 
+from opentelemetry.trace import SpanKind
 from ray import serve
 
+from capitals_qa import tracing
 from capitals_qa.api.backend import ParamsRules
 from capitals_qa.api.errors import Overloaded, Unavailable, root_cause
 from capitals_qa.serving import ray_internals
@@ -25,6 +27,7 @@ from capitals_qa.settings import ServiceSettings
 class PipelineReplica(ForwardsStore):
     def __init__(self, settings: ServiceSettings):
         self.start = StartPhases()
+        tracing.configure()
         with kept_for_life():
             # The model code, here in the replica (see replica/forwarding.py).
             from capitals_qa.serving.replica.local_pipeline import LocalPipeline
@@ -35,21 +38,36 @@ class PipelineReplica(ForwardsStore):
             self.local = LocalPipeline(settings, workers, has_gpu(), RayQAMetrics())
         self.start.mark("constructed")
 
-    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool) -> Union[Dict[str, Any], Refusal]:
+    async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool,
+                  carrier: Optional[tracing.Carrier] = None) -> Union[Dict[str, Any], Refusal]:
+        """`carrier`: the ingress's span of this question, where tracing is on (see capitals_qa/tracing.py)."""
         self.start.mark("first_question")
-        try:
-            answer = await self.local.run(query, params, debug, on_worker=lambda: self.start.mark("first_run"))
-            if self.start.answered():
-                # Not before: the spare worker imports for seconds of CPU, which this first answer would wait for.
-                ray_internals.leave_warm_worker()
-            return answer
-        except (Overloaded, Unavailable) as refusal:
-            return refusal  # the service's state (503), not the question's: returned, see serving/refusals.py
-        except Exception as error:
-            # Ray sends an exception to the caller without its chain (__cause__), and the ingress tells a bad
-            # parameter (400) from a failure (500) by the chain's first error: send that one. The replica's
-            # log keeps the whole traceback.
-            raise root_cause(error) from None
+        with tracing.span("replica Pipeline", given=carrier, kind=SpanKind.SERVER) as span:
+            try:
+                answer = await self.local.run(query, params, debug, on_worker=lambda: self.start.mark("first_run"))
+                if self.start.answered():
+                    # Not before: the spare worker imports for seconds of CPU, which this first answer would wait for.
+                    ray_internals.leave_warm_worker()
+                return answer
+            except (Overloaded, Unavailable) as refusal:
+                tracing.refused(span, str(refusal))
+                return refusal  # the service's state (503), not the question's: returned, see serving/refusals.py
+            except Exception as error:
+                # Ray sends an exception to the caller without its chain (__cause__), and the ingress tells a bad
+                # parameter (400) from a failure (500) by the chain's first error: send that one. The replica's
+                # log keeps the whole traceback.
+                raise root_cause(error) from None
+
+    async def retrieve(self, query: str, params: Optional[Dict[str, Any]],
+                       carrier: Optional[tracing.Carrier] = None) -> Union[Dict[str, Any], Refusal]:
+        with tracing.span("replica Pipeline", given=carrier, kind=SpanKind.SERVER) as span:
+            try:
+                return await self.local.retrieve(query, params)
+            except (Overloaded, Unavailable) as refusal:
+                tracing.refused(span, str(refusal))
+                return refusal
+            except Exception as error:
+                raise root_cause(error) from None
 
     async def params_rules(self) -> ParamsRules:
         return await self.local.params_rules()

@@ -9,6 +9,7 @@ that the queue can be bounded by time: a question that would wait longer than `m
 or its time limit passed) leaves the queue and never runs.
 """
 import asyncio
+import contextvars
 import math
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import torch
 
+from capitals_qa import tracing
 from capitals_qa.api.errors import Overloaded
 
 
@@ -66,6 +68,7 @@ class TorchWorkers:
         # The estimate that admitted it can be wrong (a burst of slow questions): never start one that has
         # waited past the budget, its client would get a late answer instead of a prompt retry elsewhere.
         waited_s = time.monotonic() - queued_at
+        tracing.span_ended_now("queue wait", waited_s)
         if self.limits is not None and waited_s > self.limits.max_wait_s:
             self.counts["waited_too_long"] += 1
             self._release()
@@ -73,7 +76,8 @@ class TorchWorkers:
         self.counts["started"] += 1
         threads = self.cpus if exclusive else max(1, self.cpus // self._running)
         started = time.monotonic()
-        done = self._pool.submit(self._call, work, threads)
+        # In this coroutine's context: the spans the work records are children of the one current here.
+        done = self._pool.submit(contextvars.copy_context().run, self._call, work, threads)
         # The worker is free when the thread is, even if this coroutine was cancelled meanwhile (a running
         # thread cannot be stopped): the next question never shares the CPUs with an abandoned one uncounted.
         done.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished, started))
