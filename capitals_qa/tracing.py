@@ -38,9 +38,13 @@ def configure() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (which win over this default), OTEL_TRACES_SAMPLER,
-    # the exporter's endpoint and headers, and the batch processor's delays itself.
-    provider = TracerProvider(resource=Resource.create({"service.name": "capitals-qa"}))
+    # The SDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, the exporter's endpoint and
+    # headers, and the batch processor's delays itself. Attributes given to Resource.create would win over the
+    # variables, so the default name is merged only where neither variable named the service.
+    resource = Resource.create()
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "capitals-qa"}))
+    provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured["done"] = True

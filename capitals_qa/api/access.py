@@ -37,6 +37,13 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def route_path(scope: Scope) -> str:
+    """The path as the app's routes name it: an application under a Serve route prefix sees that prefix in `path`
+    (and again in `root_path`), so a route's own path is what follows it."""
+    path, prefix = scope["path"], scope.get("root_path", "")
+    return (path[len(prefix):] or "/") if prefix and path.startswith(prefix) else path
+
+
 def presented_key(headers: dict) -> Optional[str]:
     """The key a request carries: `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
@@ -91,7 +98,7 @@ class _RequireKey:
         self.api_key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] not in OPEN_PATHS:
+        if route_path(scope) not in OPEN_PATHS:
             headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
             if not key_matches(presented_key(headers), self.api_key):
                 response = JSONResponse(
@@ -108,7 +115,7 @@ class _ClosedWrites:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["method"], scope["path"]) in WRITES:
+        if (scope["method"], route_path(scope)) in WRITES:
             response = JSONResponse({"errors": [
                 "writes are closed: this service listens beyond this machine and has no API key, so anyone who reaches it "
                 "could change its documents and feedback; set API_KEY (writes then need it), or OPEN_WRITES=true to open "

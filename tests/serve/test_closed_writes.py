@@ -29,7 +29,7 @@ def exposed(qa_model, tmp_path_factory):
         one.update(name=name, route_prefix=f"/{name}")
         one["args"].update(args, write_log=str(folder / f"{name}-writes.sqlite"), feedback_db=str(folder / f"{name}-feedback.sqlite"))
         for deployment in one["deployments"]:
-            deployment["ray_actor_options"]["num_cpus"] = 0.5  # three applications on this machine's cores
+            deployment["ray_actor_options"]["num_cpus"] = 0.3  # six replicas of three applications on two cores
         apps.append(one)
     config["applications"] = apps
     path.write_text(yaml.safe_dump(config))

@@ -115,3 +115,15 @@ def test_writes_are_closed_only_beyond_loopback_without_a_key_or_the_operators_s
     from capitals_qa.api.access import writes_open
 
     assert writes_open(api_key, open_writes, host) is expected
+
+
+def test_under_a_route_prefix_health_stays_open_and_writes_stay_closed():
+    # Serve mounts an application at its route_prefix: the app then sees the prefix in the path and in root_path.
+    served = Served(FakeBackend(), BodyLimits(100, 400), Access(api_key=KEY, writes_open=False))
+    client = TestClient(create_api(lambda: served), root_path="/keyed", raise_server_exceptions=False)
+    assert client.get("/keyed/health").status_code == 200
+    assert client.post("/keyed/", content=b"Who?").status_code == 401
+    closed = TestClient(create_api(lambda: Served(FakeBackend(), BodyLimits(100, 400), Access(writes_open=False))),
+                        root_path="/closed")
+    assert closed.post("/closed/documents/delete_by_filters", json={"filters": {}}).status_code == 403
+    assert closed.post("/closed/", content=b"Who?").status_code == 200
