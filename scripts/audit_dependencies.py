@@ -83,7 +83,7 @@ def render(audit: Dict[str, Any], merged: Dict[str, List[Dict[str, Any]]], verdi
         "# Security: advisories against the installed set",
         "",
         f"Written by `python scripts/audit_dependencies.py` on {today} (pip-audit {pip_audit_version()}, advisory service "
-        f"`{service}`), over the {len(dependencies)} packages installed by `pip install -e '.[test]'` on Python "
+        f"`{service}`), over the {len(dependencies)} packages of the environment that ran it, on Python "
         f"{sys.version.split()[0]}. Verdicts (does the service reach the affected code, and what is done) are kept by hand in "
         "`scripts/advisory_verdicts.yaml`. Regenerate before a release; advisories appear without a change here.",
         "",
@@ -112,8 +112,8 @@ def render(audit: Dict[str, Any], merged: Dict[str, List[Dict[str, Any]]], verdi
         rows.append(f"| {entry['package']} | {entry['installed']} | [{' / '.join([entry['id'], *entry.get('aliases', [])])}]({entry['source']}) | "
                     f"{entry['fixed']} | {entry['reached']} | {cell(entry['reason'])} | {cell(entry['action'])} |")
     lines += header + rows if rows else ["None reported."]
-    for title, key in (("Checked by hand, none applies", "checked_clean"), ("Not checked by hand", "unchecked"),
-                       ("Pins that cannot move", "frozen")):
+    for title, key in (("Closed by raising a pin", "closed_by_raising_a_pin"), ("Checked by hand, none applies", "checked_clean"),
+                       ("Not checked by hand", "unchecked"), ("Pins that cannot move", "frozen")):
         if verdicts.get(key):
             lines += ["", f"## {title}", ""] + [f"- {item}" for item in verdicts[key]]
     return "\n".join(lines) + "\n"

@@ -9,11 +9,8 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
 from pydantic import ValidationError
 
 from capitals_qa.api.errors import RequestError
-from capitals_qa.api.schemas import QueryRequest
+from capitals_qa.api.schemas import MAX_JSON_DEPTH, QueryRequest
 
-# A /query body is a flat object whose `params` and `filters` nest a few levels; deeper nesting is refused before
-# it is parsed, as Python's parser, pydantic and Haystack's filters all recurse per level (1,000 levels: RecursionError).
-MAX_JSON_DEPTH = 32
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKETS = re.compile(r"[\[\]{}]")
 # Letters, digits or underscore in any script: a question without one (only punctuation or control characters)

@@ -1,7 +1,16 @@
 """Request and response bodies of the HTTP API, in the shapes Haystack 1.x's REST API uses."""
 from typing import Any, Dict, List, Literal, Optional
 
-from pydantic import BaseModel, Extra, Field, StrictBool, StrictInt, StrictStr, validator
+from pydantic import BaseModel, Extra, Field, StrictBool, StrictInt, StrictStr, constr, validator
+from pydantic.fields import SHAPE_DICT, ModelField
+
+from capitals_qa.settings import DEFAULT_MAX_TOP_K
+
+# The longest question /query and the MCP tools take, in characters (POST / is bounded by MAX_QUESTION_BYTES).
+MAX_QUERY_CHARS = 4096
+# A /query body is a flat object whose `params` and `filters` nest a few levels; deeper nesting is refused before
+# it is parsed, as Python's parser, pydantic and Haystack's filters all recurse per level (1,000 levels: RecursionError).
+MAX_JSON_DEPTH = 32
 
 
 def _nullable_in_schema(schema: Dict[str, Any], model: type) -> None:
@@ -18,8 +27,43 @@ class ResponseModel(BaseModel):
         schema_extra = staticmethod(_nullable_in_schema)
 
 
+class NullableFieldsModel(ResponseModel):
+    """A request body: a JSON object (pydantic 1 would read `[]` as `{}`), whose Optional fields take null and whose
+    schema says so."""
+
+    @classmethod
+    def validate(cls, value: Any) -> Any:
+        if not isinstance(value, (dict, cls)):
+            raise TypeError("must be a JSON object")
+        return super().validate(value)
+
+    @validator("*", pre=True)
+    def _objects_are_objects(cls, value: Any, field: ModelField) -> Any:
+        # The same for a field: pydantic 1 reads a list of pairs, `[]` included, as a dict (`"filters": []` would
+        # be "every document").
+        if field.shape == SHAPE_DICT and value is not None and not isinstance(value, dict):
+            raise TypeError("must be a JSON object")
+        return value
+
+
+# What /query's `params` may hold, as its schema publishes it: `top_k` and `filters` globally or per node; a node's
+# name must be one of the served pipeline's (checked against the pipeline, a 400 naming the nodes it has).
+_TOP_K = {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_TOP_K,
+          "description": f"at most MAX_TOP_K ({DEFAULT_MAX_TOP_K} unless the operator changed it)"}
+_FILTERS = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+_NODE_PARAMS = {"type": "object", "properties": {"top_k": _TOP_K, "filters": _FILTERS}}
+
+
+def _query_request_schema(schema: Dict[str, Any], model: type) -> None:
+    _nullable_in_schema(schema, model)
+    schema["properties"]["query"]["minLength"] = 1  # an empty question is refused with its own message (api/body.py)
+    params = schema["properties"]["params"]["anyOf"][0]
+    params.update(properties={"top_k": _TOP_K, "filters": _FILTERS}, additionalProperties=_NODE_PARAMS)
+    schema["description"] = f"Haystack REST's /query body. A body nests at most {MAX_JSON_DEPTH} levels."
+
+
 class QueryRequest(BaseModel):
-    query: StrictStr = Field(..., description="The question.")
+    query: constr(strict=True, max_length=MAX_QUERY_CHARS) = Field(..., description="The question.")
     params: Optional[Dict[str, Any]] = Field(
         None,
         description="Global parameters such as `filters` and `top_k`, or per-node dicts such as "
@@ -29,6 +73,7 @@ class QueryRequest(BaseModel):
 
     class Config:
         extra = Extra.forbid
+        schema_extra = staticmethod(_query_request_schema)
 
     @validator("params", pre=True)
     def _params_is_an_object(cls, value):
@@ -133,7 +178,7 @@ class ErrorResponse(BaseModel):
     errors: List[str]
 
 
-class FilterRequest(BaseModel):
+class FilterRequest(NullableFieldsModel):
     """Haystack REST's `{"filters": {...}}`: its filter syntax on `meta`; `{}` or none means every document."""
 
     filters: Optional[Dict[str, Any]] = Field(None, example={"name": ["Italy", "France"]})
@@ -141,15 +186,24 @@ class FilterRequest(BaseModel):
 
 # Strict types where Haystack's own pydantic dataclasses (Document, Answer, Label) check the value again: a value
 # pydantic 1 would coerce (false -> "False") must be refused here, naming the field, not deep in the store.
-class DocumentInput(BaseModel):
+def _a_number(value: Any) -> Any:
+    # pydantic 1 would read "1" or true as a float score; Haystack's REST clients send numbers.
+    if isinstance(value, (str, bool)):
+        raise TypeError("must be a number")
+    return value
+
+
+class DocumentInput(NullableFieldsModel):
     content: StrictStr
     content_type: Literal["text", "table", "image", "audio"] = "text"
     id: Optional[StrictStr] = None
     meta: Dict[str, Any] = {}
     score: Optional[float] = None
 
+    _score_is_a_number = validator("score", pre=True, allow_reuse=True)(_a_number)
 
-class AnswerInput(BaseModel):
+
+class AnswerInput(NullableFieldsModel):
     answer: StrictStr
     type: Literal["generative", "extractive", "other"] = "extractive"
     score: Optional[float] = None
@@ -159,8 +213,10 @@ class AnswerInput(BaseModel):
     document_ids: Optional[List[StrictStr]] = None
     meta: Optional[Dict[str, Any]] = None
 
+    _score_is_a_number = validator("score", pre=True, allow_reuse=True)(_a_number)
 
-class FeedbackRequest(BaseModel):
+
+class FeedbackRequest(NullableFieldsModel):
     """Haystack REST's `CreateLabelSerialized`: one answer judged by a user."""
 
     id: Optional[StrictStr] = None
@@ -193,5 +249,6 @@ class UploadResponse(BaseModel):
     files: List[FileResult]
 
 
-class UploadErrorResponse(UploadResponse):
+class UploadErrorResponse(BaseModel):
     errors: List[str]
+    files: List[FileResult] = Field([], description="each file's result, where the form itself was readable")

@@ -2,6 +2,7 @@
 of this process, `schemathesis run <url>/openapi.json` in a child process, every phase (examples, coverage, fuzzing,
 stateful) on every route. The tests run a bounded version (tests/unit/test_fuzz.py), bench/fuzz_bench.py a long one.
 """
+import json
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Sequence
 
 import uvicorn
+from fastapi import FastAPI
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 # The checks that hold the service to its contract: no 5xx, the statuses, content types, headers and bodies its
@@ -21,6 +23,24 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 # only in part, so some requests it allows get a 400 that names the node or filter (docs/api.md, "Bounds").
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
           "response_schema_conformance", "negative_data_rejection")
+
+
+def fuzzed_app(reader: Path, folder: Path) -> FastAPI:
+    """The single mode's API over pipeline.yml without Ray (what a Pipeline replica runs), the small local reader on
+    one torch thread, over three one-line documents: a question still reaches Haystack's filters and the Reader."""
+    from capitals_qa.api.app import create_api
+    from capitals_qa.api.backend import BodyLimits, Served
+    from capitals_qa.serving.replica.local_pipeline import LocalPipeline
+    from capitals_qa.serving.replica.workers import TorchWorkers
+    from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
+
+    documents = folder / "documents.jsonl"
+    documents.write_text("".join(json.dumps({"content": f"{city} is the capital of {country}.", "meta": {"name": country}}) + "\n"
+                                 for city, country in [("Rome", "Italy"), ("Tirana", "Albania"), ("Canberra", "Australia")]))
+    settings = ServiceSettings(pipeline=str(DEFAULT_PIPELINE_YAML), documents=str(documents), store_cache="", write_log="",
+                               feedback_db="", node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(reader)})
+    served = Served(LocalPipeline(settings, TorchWorkers(1), has_gpu=False), BodyLimits(max_question_bytes=4096, max_query_bytes=65536))
+    return create_api(lambda: served)
 
 
 @dataclass

@@ -14,12 +14,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from capitals_qa.api.app import create_api
-from capitals_qa.api.backend import BodyLimits, Served
-from capitals_qa.serving.replica.local_pipeline import LocalPipeline
-from capitals_qa.serving.replica.workers import TorchWorkers
-from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
-from capitals_qa.testing.schema_fuzz import run_schemathesis, served_over_http
+from capitals_qa.testing.schema_fuzz import fuzzed_app, run_schemathesis, served_over_http
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +31,7 @@ def app(qa_model, tmp_path_factory):
     # One torch thread: on a busy machine, thousands of small model calls on many threads mostly wait on each other.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("fuzz")
-    documents = folder / "documents.jsonl"
-    documents.write_text("".join(json.dumps({"content": f"{city} is the capital of {country}.", "meta": {"name": country}}) + "\n"
-                                 for city, country in [("Rome", "Italy"), ("Tirana", "Albania"), ("Canberra", "Australia")]))
-    service_settings = ServiceSettings(pipeline=str(DEFAULT_PIPELINE_YAML), documents=str(documents), store_cache="", write_log="", feedback_db="",
-                               node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)})
-    # The single mode's backend, without Ray: what a Pipeline replica runs.
-    served = Served(LocalPipeline(service_settings, TorchWorkers(1), has_gpu=False), BodyLimits(max_question_bytes=4096, max_query_bytes=65536))
-    yield create_api(lambda: served)
+    yield fuzzed_app(qa_model, tmp_path_factory.mktemp("fuzz"))
     torch.set_num_threads(threads)
 
 
@@ -122,6 +109,23 @@ def test_what_fuzzing_found_before_is_a_400(client, body):
     path = "/" if not body.startswith(b"{") else "/query"
     response = client.post(path, content=body)
     assert response.status_code == 400 and response.json()["errors"]
+
+
+FEEDBACK = {"query": "q", "document": {"content": "c"}, "is_correct_answer": True, "is_correct_document": True}
+
+
+@pytest.mark.parametrize("method, path, request_args, status", [
+    ("POST", "/documents/delete_by_filters", {"json": []}, 422),  # pydantic 1 read [] as {}: every document
+    ("POST", "/documents/delete_by_filters", {"json": {"filters": []}}, 422),
+    ("POST", "/documents/get_by_filters", {"json": [["name", "Italy"]]}, 422),
+    ("POST", "/eval-feedback", {"json": {"filters": {"no-such-field": 1}}}, 400),  # Haystack's store: KeyError
+    ("POST", "/feedback", {"json": {**FEEDBACK, "answer": {"answer": "a", "score": "1"}}}, 422),
+    ("POST", "/file-upload", {"files": [("files", ("a.txt", b"Rome."))], "data": {"valid_languages": "en"}}, 400),  # NameError
+])
+def test_what_schemathesis_found_before_is_a_4xx_naming_the_field(client, method, path, request_args, status):
+    response = client.request(method, path, **request_args)
+    assert response.status_code == status and response.json()["errors"], response.text
+    assert len(client.post("/documents/get_by_filters", json={"filters": {}}).json()) == 3  # nothing deleted
 
 
 def test_schemathesis_every_phase_on_every_route_finds_no_5xx_and_keeps_to_the_schema(app):

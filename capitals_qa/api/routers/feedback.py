@@ -5,13 +5,16 @@ from fastapi import APIRouter, Depends
 
 from capitals_qa.api.backend import Served
 from capitals_qa.api.dependencies import served
-from capitals_qa.api.errors import ERROR_RESPONSES
+from capitals_qa.api.errors import ERROR_RESPONSES, RequestError
 from capitals_qa.api.schemas import FeedbackMetrics, FeedbackRequest, FilterRequest
 from capitals_qa.api.squad import squad_export
 from capitals_qa.api.store_calls import store_call
 
 router = APIRouter(tags=["feedback"])
 USER_FEEDBACK = {"origin": ["user-feedback"]}
+# The fields of a Haystack Label (Label.to_dict()), which label filters name; Haystack's in-memory store fails on others.
+LABEL_FIELDS = ("id", "query", "document", "is_correct_answer", "is_correct_document", "origin", "answer", "pipeline_id",
+                "created_at", "updated_at", "meta", "filters")
 
 
 @router.post("/feedback", summary="Store a user's judgement of an answer as a label", responses=ERROR_RESPONSES)
@@ -31,9 +34,18 @@ async def delete_feedback(service: Served = Depends(served)) -> None:
 
 
 @router.post("/eval-feedback", summary="Share of users' labels with a correct answer and a correct document",
-             response_model=FeedbackMetrics, responses=ERROR_RESPONSES)
+             response_model=FeedbackMetrics, responses=ERROR_RESPONSES,
+             # No body, or null, counts every label users sent, as in Haystack's REST API.
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"anyOf": [
+                 {"type": "object", "properties": {"filters": {"anyOf": [
+                     {"type": "object", "propertyNames": {"enum": list(LABEL_FIELDS)}}, {"type": "null"}]}}},
+                 {"type": "null"}]}}}}})
 async def eval_feedback(request: Optional[FilterRequest] = None, service: Served = Depends(served)) -> Dict[str, Any]:
-    filters = {**((request.filters if request else None) or {}), **USER_FEEDBACK}
+    given = (request.filters if request else None) or {}
+    unknown = sorted(set(given) - set(LABEL_FIELDS))
+    if unknown:
+        raise RequestError(400, f"filters: labels have no field {unknown[0]!r}; they have {list(LABEL_FIELDS)}")
+    filters = {**given, **USER_FEEDBACK}
     labels = await store_call(service.backend.labels(filters))
     if not labels:
         return {"answer_accuracy": None, "document_accuracy": None, "n_feedback": 0}

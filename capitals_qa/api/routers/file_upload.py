@@ -4,6 +4,7 @@ The form is Haystack's: `files` (one or more), `meta` (a JSON object added to ev
 `name` is the file's), `additional_params` (JSON: per-node params), and its converter and preprocessor fields.
 Unlike Haystack's, it says per file what happened, and refuses files it cannot index (empty, not UTF-8) by name.
 """
+import importlib.util
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -117,6 +118,10 @@ def _upload_params(form: FormData) -> Dict[str, Any]:
     given: Dict[str, Any] = {name: form.get(name) for name in UploadParams.__fields__ if form.get(name) not in (None, "")}
     if form.getlist("valid_languages"):
         given["valid_languages"] = form.getlist("valid_languages")
+    if given.get("valid_languages") and importlib.util.find_spec("langdetect") is None:
+        # Haystack's converters check languages with langdetect, which farm-haystack[inference] does not install:
+        # without it they fail on a NameError.
+        raise RequestError(400, "valid_languages: this service cannot check languages (the langdetect package is not installed)")
     try:
         return UploadParams.parse_obj(given).dict(exclude_none=True)
     except ValidationError as error:

@@ -21,7 +21,7 @@ from capitals_qa.api.answering import answer, answered_or_not
 from capitals_qa.api.backend import Served
 from capitals_qa.api.body import MAX_JSON_DEPTH, decode_utf8, json_depth, read_limited, validation_messages
 from capitals_qa.api.dependencies import request_id, served
-from capitals_qa.api.errors import Overloaded, RequestError, Unavailable, root_cause
+from capitals_qa.api.errors import ERROR_RESPONSES, Overloaded, RequestError, Unavailable, root_cause
 from capitals_qa.api.metrics import question_outcome
 from capitals_qa.api.params import check_params
 from capitals_qa.api.schemas import QueryRequest
@@ -71,7 +71,13 @@ TOOLS = [
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                  "type": "object", "required": ["jsonrpc", "method"], "properties": {
                      "jsonrpc": {"type": "string", "enum": ["2.0"]}, "id": {"type": ["string", "integer"]},
-                     "method": {"type": "string", "maxLength": 100}, "params": {"type": "object"}}}}}}})
+                     "method": {"type": "string"}, "params": {"type": "object"}}}}}},
+                 "responses": {
+                     "200": {"description": "A JSON-RPC response: its `result`, or its `error` (unknown method, bad params)"},
+                     "202": {"description": "A notification (no `id`) was accepted; nothing to answer"},
+                     "400": {"description": "Not a JSON-RPC 2.0 request: a JSON-RPC error with id null",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}}},
+             responses={status: described for status, described in ERROR_RESPONSES.items() if status != 400})
 async def mcp(request: Request, service: Served = Depends(served)) -> Response:
     body = await read_limited(request.stream(), request.headers.get("content-length"), service.limits.max_query_bytes)
     try:
