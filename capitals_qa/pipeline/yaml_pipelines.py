@@ -14,7 +14,7 @@ from haystack.pipelines.config import (
 )
 
 import capitals_qa.pipeline.nodes  # noqa: F401  (makes our node types known to YAML files)
-from capitals_qa.pipeline.documents import DocumentsError, is_records_file, read_records_file
+from capitals_qa.pipeline.documents import DocumentsError, attach_embeddings, embeddings_beside, is_records_file, read_records_file
 from capitals_qa.pipeline.internals import component_class, load_component
 from capitals_qa.pipeline.plan import StartupError
 from capitals_qa.pipeline.indexing import collect_text_files, index_files
@@ -195,8 +195,12 @@ def _fill_through_cache(pipelines: YamlPipelines, store: SparseBM25DocumentStore
 def _write_from_source(pipelines: YamlPipelines, store: BaseDocumentStore, path: Path) -> None:
     if is_records_file(path):
         docs = read_records_file(path)
+        embeddings = attach_embeddings(docs, path) if getattr(store, "use_embeddings", False) else None
+        if getattr(store, "use_embeddings", False) and embeddings is None:
+            logger.warning("No embeddings beside %s (%s): dense retrieval finds none of its documents until they are "
+                           "embedded (data/make_embeddings.py)", path, embeddings_beside(path).name)
         store.write_documents(docs)
-        logger.info("Wrote %d documents from %s", len(docs), path)
+        logger.info("Wrote %d documents from %s%s", len(docs), path, f" with the embeddings of {embeddings}" if embeddings else "")
     else:
         report = index_files(pipelines.load("indexing"), collect_text_files([path]), store=store)
         logger.info("Indexed %s: %s", path, report.summary())

@@ -36,7 +36,8 @@ class LocalNode(LocalStore):
         make_thread_safe(store)
         self.reader_precision = set_reader_precision([(node_name, self.component)], settings.reader_precision, has_gpu)
         # Every replica of the node that reads the store follows the shared write log (see pipeline/served_store.py).
-        super().__init__(workers, store, open_served_store(pipelines, store, settings), f"node {node_name} holds no document store")
+        super().__init__(workers, store, open_served_store(pipelines, store, settings, [self.component]),
+                         f"node {node_name} holds no document store")
         self.batcher: Optional[ReaderBatcher] = ReaderBatcher(self.component, workers) if isinstance(self.component, FARMReader) else None
 
     def configure(self, batching: ReaderBatching, has_gpu: bool) -> None:

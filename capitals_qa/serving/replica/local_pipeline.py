@@ -40,7 +40,8 @@ class LocalPipeline(LocalStore, Backend):
         store = self.pipeline.get_document_store()
         make_thread_safe(store)
         self.rules = ParamsRules(node_parameters(self.pipeline), ignored_parameters(store))
-        super().__init__(workers, store, open_served_store(pipelines, store, settings), "the query pipeline reads no document store")
+        super().__init__(workers, store, open_served_store(pipelines, store, settings, [node for _, node in pipeline_nodes(self.pipeline)]),
+                         "the query pipeline reads no document store")
 
     async def run(self, query: str, params: Optional[Dict[str, Any]], debug: bool,
                   on_worker: Callable[[], None] = lambda: None) -> Dict[str, Any]:

@@ -5,7 +5,7 @@ calls their methods of the same names through a handle (serving/ingress/remote_s
 """
 import asyncio
 import functools
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from haystack.document_stores import BaseDocumentStore
 
@@ -26,11 +26,14 @@ async def store_problem_now(store: Optional[BaseDocumentStore]) -> Optional[str]
         return f"the document store ({type(store).__name__}) did not answer within {STORE_CHECK_TIMEOUT_S} s"
 
 
-def open_served_store(pipelines: YamlPipelines, store: Optional[BaseDocumentStore], settings: ServiceSettings) -> Optional[ServedStore]:
-    """The replica's access to its store for uploads, deletes and feedback, following the shared write log."""
+def open_served_store(pipelines: YamlPipelines, store: Optional[BaseDocumentStore], settings: ServiceSettings,
+                      components: Iterable[Any] = ()) -> Optional[ServedStore]:
+    """The replica's access to its store for uploads, deletes and feedback, following the shared write log.
+    `components`: the nodes in this process; a dense retriever among them over `store` embeds uploads."""
     if store is None:
         return None
-    served = ServedStore(pipelines, store, settings.indexing_pipeline_name, settings.write_log, settings.feedback_db)
+    embedder = next((c for c in components if hasattr(c, "embed_documents") and getattr(c, "document_store", None) is store), None)
+    served = ServedStore(pipelines, store, settings.indexing_pipeline_name, settings.write_log, settings.feedback_db, embedder)
     served.follow()
     return served
 
