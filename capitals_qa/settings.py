@@ -109,7 +109,7 @@ class ServiceSettings(BaseSettings):
     answer_cache_max_entries: int = Field(10_000, ge=0, env="ANSWER_CACHE_MAX_ENTRIES")
     answer_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0, env="ANSWER_CACHE_MAX_BYTES")
     answer_cache_ttl_s: float = Field(300.0, ge=0, env="ANSWER_CACHE_TTL_S")
-    # single: one deployment runs the whole pipeline; per_node: one deployment per node of the chain.
+    # single: one deployment runs the whole pipeline; per_node: one deployment per node of its graph.
     mode: Literal["single", "per_node"] = Field("single", env="SERVE_MODE")
     # per_node mode: the Reader deployment's user_config (see ReaderBatching).
     batching: BatchingMode = Field(DEFAULT_READER_BATCHING.batching, env="READER_BATCHING")

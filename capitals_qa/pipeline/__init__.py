@@ -7,7 +7,7 @@ write_log       the shared SQLite write log of an in-memory store
 feedback        where feedback labels live: SQLite, or the store's label index
 sqlite_file     opening the SQLite files replicas share
 results         Haystack's objects as plain data, for the API
-chain           a query pipeline as a chain of nodes, and running a question along it node by node
+graph           a query pipeline as a graph of nodes, and what each node's replica runs of Pipeline.run
 sparse_bm25     SparseBM25DocumentStore: an in-memory store with a sparse-matrix BM25 index and filters
 snapshot        store snapshots: saved once, loaded whole by later starts
 indexing        the YAML's indexing pipeline over .txt files

@@ -39,6 +39,11 @@ def run_node(component: BaseComponent, node_input: Dict[str, Any]) -> Tuple[Dict
     return component._dispatch_run(**node_input)
 
 
+def combine_node_outputs(existing_input: Dict[str, Any], node_output: Dict[str, Any]) -> Dict[str, Any]:
+    """Pipeline.run's merge of two outputs for a node with several inputs (Pipeline._combine_node_outputs)."""
+    return Pipeline._combine_node_outputs(None, existing_input, node_output)  # it reads nothing of the pipeline
+
+
 def root_node(name: str) -> BaseComponent:
     """The node a query pipeline starts from; Pipeline.add_node names its nodes, and debug output uses the name."""
     root = RootNode()

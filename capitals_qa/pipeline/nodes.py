@@ -7,7 +7,6 @@ from haystack.nodes.base import BaseComponent
 from haystack.schema import Document
 
 
-
 def passage_id(content: str, meta: dict) -> str:
     """An id from the passage's text and metadata (its source's name and number in the source).
 
@@ -64,3 +63,23 @@ class WordWindowSplitter(BaseComponent):
 
     def run_batch(self, documents: List[List[Document]]) -> Tuple[dict, str]:  # type: ignore[override]
         return {"documents": [self.run(batch)[0]["documents"] for batch in documents]}, "output_1"
+
+
+class KeywordQueryClassifier(BaseComponent):
+    """Routes a query by its first word: a question (`who`, `what`, `which`, ... by default) to output_1, anything
+    else (keywords, a statement) to output_2. Haystack's query classifiers need a model from the hub; this decision
+    node needs none, so a branching pipeline runs anywhere (and the tests use it)."""
+
+    outgoing_edges = 2
+
+    def __init__(self, question_words: Optional[List[str]] = None):
+        super().__init__()
+        words = question_words or ["who", "what", "when", "where", "which", "why", "how", "whose", "whom", "is", "are", "does", "do", "can"]
+        self.question_words = {word.lower() for word in words}
+
+    def run(self, query: str) -> Tuple[dict, str]:  # type: ignore[override]
+        first = query.strip().split(maxsplit=1)[0].lower() if query.strip() else ""
+        return {}, "output_1" if first.strip("¿?,.!") in self.question_words else "output_2"
+
+    def run_batch(self, queries: List[str]) -> Tuple[dict, str]:  # type: ignore[override]
+        raise NotImplementedError("KeywordQueryClassifier routes one query at a time")

@@ -23,11 +23,13 @@ class StartupError(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """per_node mode's deployments: the root's name, the nodes in the order data flows, which of them are
-    FARMReaders (they get a model replica's resources), and the node that reads the store."""
+    """per_node mode's deployments: the root's name, the nodes as the YAML lists them, the edges between them
+    ([from, output, to], in Haystack's order), which nodes are FARMReaders (they get a model replica's resources),
+    and the node that takes the store's writes."""
 
     root: str = "Query"
-    chain: List[str] = field(default_factory=list)
+    nodes: List[str] = field(default_factory=list)
+    edges: List[List[str]] = field(default_factory=list)
     readers: List[str] = field(default_factory=list)
     store_node: Optional[str] = None
 
@@ -37,7 +39,7 @@ def plan(pipeline_yaml: str, pipeline_name: str, overrides: Mapping[str, str], p
     it imports Haystack (see `plan_in_child`)."""
     from haystack.nodes import FARMReader
 
-    from capitals_qa.pipeline.chain import node_chain
+    from capitals_qa.pipeline.graph import node_graph
     from capitals_qa.pipeline.preflight import check_loadable
     from capitals_qa.pipeline.yaml_pipelines import YamlPipelines
 
@@ -45,9 +47,9 @@ def plan(pipeline_yaml: str, pipeline_name: str, overrides: Mapping[str, str], p
     check_loadable(pipelines, pipeline_name)
     if not per_node:
         return Plan()
-    root, chain = node_chain(pipelines, pipeline_name)
-    readers = [name for name in chain if issubclass(pipelines.component_class(name), FARMReader)]
-    return Plan(root, chain, readers, pipelines.store_node(pipeline_name))
+    root, nodes, edges = node_graph(pipelines, pipeline_name)
+    readers = [name for name in nodes if issubclass(pipelines.component_class(name), FARMReader)]
+    return Plan(root, nodes, [list(edge) for edge in edges], readers, pipelines.store_node(pipeline_name))
 
 
 def plan_in_child(pipeline_yaml: str, pipeline_name: str, overrides: Mapping[str, str], per_node: bool) -> Plan:

@@ -71,11 +71,12 @@ class YamlPipelines:
         return pipeline
 
     def store_node(self, pipeline_name: str) -> Optional[str]:
-        """The first node of a pipeline that reads a document store (its Retriever), if any."""
-        for node in self.nodes(pipeline_name):
-            if "document_store" in self._definitions.get(node["name"], {}).get("params", {}):
-                return node["name"]
-        return None
+        """The node of a pipeline that takes its writes: the first that reads a document store, a dense retriever
+        before the others (it embeds uploaded passages); None if no node reads one."""
+        readers = [node["name"] for node in self.nodes(pipeline_name)
+                   if "document_store" in self._definitions.get(node["name"], {}).get("params", {})]
+        dense = [name for name in readers if hasattr(self.component_class(name), "embed_documents")]
+        return (dense or readers or [None])[0]
 
     def nodes(self, pipeline_name: str) -> List[dict]:
         """The pipeline's nodes as the YAML lists them: [{"name": ..., "inputs": [...]}, ...]."""

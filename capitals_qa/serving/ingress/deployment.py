@@ -13,7 +13,7 @@ from capitals_qa.api.app import create_api
 from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving import ray_internals
 from capitals_qa.serving.defaults import GRACEFUL_SHUTDOWN, INGRESS_QUEUES, LIGHT_REPLICA
-from capitals_qa.serving.ingress.node_chain import NodeChain
+from capitals_qa.serving.ingress.node_graph import NodeGraph
 from capitals_qa.serving.ingress.remote_pipeline import RemotePipeline
 from capitals_qa.serving.metrics import RayQAMetrics
 from capitals_qa.settings import ServiceSettings
@@ -54,13 +54,14 @@ class HaystackQA:
         pipeline: Optional[DeploymentHandle] = None,
         nodes: Optional[Dict[str, DeploymentHandle]] = None,
         root: str = "Query",
+        edges: Sequence[Sequence[str]] = (),
         store_node: Optional[str] = None,
         readers: Sequence[str] = (),
     ):
         tracing.configure()
         metrics = RayQAMetrics()
         if nodes:
-            backend = NodeChain(settings, root, nodes, store_node, metrics, readers)
+            backend = NodeGraph(settings, root, nodes, edges, store_node, metrics, readers)
         elif pipeline is not None:
             backend = RemotePipeline(pipeline, settings.write_log)
         else:

@@ -4,15 +4,17 @@ What each replica of a node's deployment is (replica/node_replica.py adds Serve'
 unpacks what flows between nodes: each node but the last answers its output pickled, the next node unpickles it,
 and the last answers plain data, as a Pipeline replica does. Imports no Ray.
 """
+import copy
 import os
 import pickle
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 from haystack.nodes import FARMReader
 
 from capitals_qa import tracing
 from capitals_qa.api.answer_cache import STORE_VERSION
-from capitals_qa.pipeline.chain import run_first_steps, run_step
+from capitals_qa.pipeline.graph import join_input, run_step
+from capitals_qa.pipeline.internals import root_node
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.results import query_response
 from capitals_qa.pipeline.store import document_count, ignored_parameters, make_thread_safe, run_parameters
@@ -21,10 +23,6 @@ from capitals_qa.serving.replica.batching import ReaderBatcher
 from capitals_qa.serving.replica.local_store import LocalStore, open_served_store, store_problem_now
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import ReaderBatching, ServiceSettings
-
-# What a node passes on: the previous node's output, pickled; the first node gets the question instead.
-Given = Union[bytes, Dict[str, Any]]
-
 
 class LocalNode(LocalStore):
     def __init__(self, settings: ServiceSettings, node_name: str, workers: TorchWorkers, has_gpu: bool):
@@ -44,29 +42,46 @@ class LocalNode(LocalStore):
         if self.batcher is not None:
             self.batcher.configure(batching, has_gpu)
 
-    async def run(self, given: Given, root: Optional[str], last: bool, debug: bool) -> Union[bytes, Dict[str, Any]]:
-        """What `Pipeline.run` does for this node: from the question {"query", "params"} after the `root` node when
-        this is the first node, else from the previous node's pickled output. The last node answers /query's body."""
+    async def run(self, given: List[Optional[bytes]], question: Dict[str, Any], root: str, last: bool,
+                  debug: bool) -> Tuple[Any, str]:
+        """What `Pipeline.run` does for this node, from what it is given: the outputs of the nodes before it, pickled,
+        in the order they were made (None: the `root`'s, made here from the question {"query", "params"}). Answers
+        (what it hands on, the edge it chose): its output pickled (one part per edge for "split"), or /query's body
+        when it is the `last`."""
 
-        def work() -> Union[bytes, Dict[str, Any]]:
+        def work() -> Tuple[Any, str]:
             # The node that reads the store says the version it read (see LocalPipeline.run); the others pass it on.
             version = self.served_store.applied_version() if self.served_store is not None else None
             with tracing.span(self.name):
-                if root is not None:
-                    output, _ = run_first_steps(root, self.name, self.component, dict(given), debug)
-                else:
-                    output, _ = run_step(self.name, self.component, pickle.loads(given), debug)
+                outputs = [run_step(root, root_node(root), {"root_node": root, **copy.deepcopy(question)}, debug)[0]
+                           if part is None else pickle.loads(part) for part in given]
+                node_input = outputs[0] if len(outputs) == 1 else join_input(outputs, copy.deepcopy(question))
+                output, edge = run_step(self.name, self.component, node_input, debug)
             if version is not None:
                 output[STORE_VERSION] = version
+            elif len(outputs) > 1 and any(STORE_VERSION in o for o in outputs):
+                # Joined branches that read stores at different moments: the answer is as old as the oldest.
+                output[STORE_VERSION] = min(o[STORE_VERSION] for o in outputs if STORE_VERSION in o)
+            if edge == "split":
+                return {part_edge: pickle.dumps({**{k: v for k, v in output.items() if not k.startswith("output_")}, "documents": docs},
+                                                protocol=pickle.HIGHEST_PROTOCOL)
+                        for part_edge, docs in output.items() if part_edge.startswith("output_")}, edge
             if not last:
-                return pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
-            body = query_response(output, debug)
-            return {**body, STORE_VERSION: output[STORE_VERSION]} if STORE_VERSION in output else body
+                return pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL), edge
+            return self._body(output, debug), edge
 
         if self.batcher is not None and self.batcher.enabled:
             return await self.batcher.run(work)
         # Haystack keeps a run's debug flag on the node object, so a debug run must not overlap another.
         return await self.workers.run(work, exclusive=debug)
+
+    def finish(self, handed: bytes, debug: bool) -> Dict[str, Any]:
+        return self._body(pickle.loads(handed), debug)
+
+    @staticmethod
+    def _body(output: Dict[str, Any], debug: bool) -> Dict[str, Any]:
+        body = query_response(output, debug)
+        return {**body, STORE_VERSION: output[STORE_VERSION]} if STORE_VERSION in output else body
 
     async def describe(self) -> Dict[str, Any]:
         problem = await store_problem_now(self.store)

@@ -1,5 +1,5 @@
 """PipelineNode (per_node mode): one node of the query pipeline per deployment, a LocalNode in each replica."""
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from opentelemetry.trace import SpanKind
 from ray import serve
@@ -33,17 +33,21 @@ class PipelineNode(ForwardsStore):
         """The Reader's user_config: {"batching": "auto"|true|false, "max_batch_size": int, "batch_wait_timeout_s": float}."""
         self.local.configure(ReaderBatching.parse_obj(config or {}), has_gpu())
 
-    async def run(self, given: Any, root: Optional[str], last: bool, debug: bool,
-                  carrier: Optional[tracing.Carrier] = None) -> Union[bytes, Dict[str, Any], Refusal]:
+    async def run(self, given: List[Any], question: Dict[str, Any], root: str, last: bool, debug: bool,
+                  carrier: Optional[tracing.Carrier] = None) -> Union[Tuple[Any, str], Refusal]:
         """This node's step of `Pipeline.run` (see replica/local_node.py); `carrier` as for a Pipeline replica."""
         with tracing.span(f"replica {self.local.name}", given=carrier, kind=SpanKind.SERVER) as span:
             try:
-                return await self.local.run(given, root, last, debug)
+                return await self.local.run(given, question, root, last, debug)
             except Overloaded as refusal:
                 tracing.refused(span, str(refusal))
                 return refusal  # returned, not raised: see serving/refusals.py
             except Exception as error:
                 raise root_cause(error) from None  # as a Pipeline replica sends it (replica/pipeline_replica.py)
+
+    async def finish(self, handed: bytes, debug: bool) -> Dict[str, Any]:
+        """/query's body from this node's pickled output, when the walk ended at it (its edge led nowhere)."""
+        return self.local.finish(handed, debug)
 
     async def describe(self) -> Dict[str, Any]:
         return await self.local.describe()
