@@ -75,3 +75,18 @@ def serve_run(config: Path, env: Dict[str, str], log: Path) -> Iterator[subproce
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextmanager
+def environment(**variables: str) -> Iterator[None]:
+    """These environment variables set for the block, then back as they were (unset where they were unset)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -15,8 +15,7 @@ import requests
 
 from capitals_qa.cli.index import main as capitals_index
 from capitals_qa.settings import PROJECT_DIR
-from helpers import wait_until_ready
-from helpers import SHARED_CORPUS
+from helpers import SHARED_CORPUS, environment, wait_until_ready
 
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
 BM25_YAML = str(PROJECT_DIR / "pipelines" / "elasticsearch_bm25.yml")
@@ -38,20 +37,10 @@ def es_index():
     """A fresh index, selected for every pipeline through Haystack's DocumentStore overrides."""
     where = urlparse(ELASTICSEARCH_URL)
     index = f"capitals_test_{uuid.uuid4().hex[:8]}"
-    overrides = {
-        "DOCUMENTSTORE_PARAMS_HOST": where.hostname,
-        "DOCUMENTSTORE_PARAMS_PORT": str(where.port or 9200),
-        "DOCUMENTSTORE_PARAMS_INDEX": index,
-    }
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    yield index
+    with environment(DOCUMENTSTORE_PARAMS_HOST=where.hostname, DOCUMENTSTORE_PARAMS_PORT=str(where.port or 9200),
+                     DOCUMENTSTORE_PARAMS_INDEX=index):
+        yield index
     requests.delete(f"{ELASTICSEARCH_URL}/{index}", timeout=30)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def written(output: str) -> int:
@@ -155,20 +144,14 @@ def test_the_hybrid_pipeline_indexes_with_embeddings_and_both_branches_filter(es
     hybrid_index = f"{es_index}_hybrid"
     overrides = {"DOCUMENTSTORE_PARAMS_INDEX": hybrid_index, "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": model,
                  "READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
     try:
-        assert capitals_index([str(folder), "--pipeline", HYBRID_YAML, "--no-progress"]) == 0
-        assert count(hybrid_index) > 0
-        pipeline = YamlPipelines(HYBRID_YAML, overrides).load("query")
-        result = pipeline.run(query="What is the capital of Italy?", params={"filters": {"name": ["104_Italy.txt"]}, "debug": True})
+        with environment(**overrides):
+            assert capitals_index([str(folder), "--pipeline", HYBRID_YAML, "--no-progress"]) == 0
+            assert count(hybrid_index) > 0
+            pipeline = YamlPipelines(HYBRID_YAML, overrides).load("query")
+            result = pipeline.run(query="What is the capital of Italy?", params={"filters": {"name": ["104_Italy.txt"]}, "debug": True})
         for node in ("Retriever", "DenseRetriever", "JoinResults"):
             found = result["_debug"][node]["output"]["documents"]
             assert found and {doc.meta["name"] for doc in found} == {"104_Italy.txt"}, node
     finally:
         requests.delete(f"{ELASTICSEARCH_URL}/{hybrid_index}", timeout=30)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

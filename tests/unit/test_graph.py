@@ -25,12 +25,11 @@ from capitals_qa.serving.replica.local_node import LocalNode
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR, ServiceSettings
 
-pytestmark = pytest.mark.unit
-
 HYBRID = PROJECT_DIR / "pipelines" / "hybrid.yml"
 COUNTRIES = str(PROJECT_DIR / "data" / "countries.jsonl")
 
 
+@pytest.mark.unit
 def test_pipelines_as_graphs():
     assert node_graph(YamlPipelines(DEFAULT_PIPELINE_YAML), "query") == (
         "Query", ["Retriever", "Reader"], [("Query", "output_1", "Retriever"), ("Retriever", "output_1", "Reader")])
@@ -40,6 +39,7 @@ def test_pipelines_as_graphs():
     assert YamlPipelines(HYBRID).store_node("query") == "DenseRetriever"  # it embeds uploads
 
 
+@pytest.mark.unit
 def test_a_pipeline_with_two_roots_is_refused(tmp_path):
     config = yaml.safe_load(DEFAULT_PIPELINE_YAML.read_text())
     config["pipelines"] = [{"name": "query", "nodes": [{"name": "Retriever", "inputs": ["Query"]}, {"name": "Reader", "inputs": ["File"]}]}]
@@ -49,6 +49,7 @@ def test_a_pipeline_with_two_roots_is_refused(tmp_path):
         node_graph(YamlPipelines(path), "query")
 
 
+@pytest.mark.unit
 def test_combine_node_outputs_keeps_the_first_outputs_values():
     # Pinned: Pipeline._combine_node_outputs, which join_input reaches through pipeline/internals.py.
     assert combine_node_outputs({"query": "a", "documents": [1], "params": {}, "x": 1}, {"query": "b", "documents": [2], "y": 2, "_debug": {}}) == {
@@ -120,6 +121,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # tens of seconds: each case loads every node of its pipeline, then the pipeline whole
 @pytest.mark.parametrize("case", CASES)
 def test_a_question_walked_node_by_node_gives_what_pipeline_run_gives(case, qa_model, tmp_path):
     torch.set_num_threads(1)
