@@ -125,8 +125,10 @@ class ServedStore:
                 readable.append((len(results) - 1, file))
         if readable:
             documents = self._convert([file for _, file in readable], meta, params)
-            if self.embedder is not None and documents:
-                for doc, embedding in zip(documents, self.embedder.embed_documents(documents)):
+            # Passages the indexing pipeline did not embed (it has no dense retriever) are embedded here.
+            unembedded = [doc for doc in documents if doc.embedding is None] if self.embedder is not None else []
+            if unembedded:
+                for doc, embedding in zip(unembedded, self.embedder.embed_documents(unembedded)):
                     doc.embedding = embedding
             for position, file in readable:
                 results[position]["documents"] = sum(1 for doc in documents if doc.meta.get("name") == file.name)

@@ -115,5 +115,7 @@ def test_a_killed_proxy_is_replaced_within_seconds(deploy, cluster):
     print(f"\nproxy SIGKILL, 4 clients: {len(askers.outcomes)} questions, failed {dict(askers.failed())}, "
           f"answering again {back_s:.1f} s after the kill")
     assert back_s < 20
-    assert set(askers.failed()) <= {"ConnectionError"}, askers.failed()  # refused or dropped connections, nothing else
+    # Refused or dropped connections; or, from the new proxy in the moment before it has the routes, the JSON 503
+    # that tells the client to ask again (serving/proxy.py). Nothing else.
+    assert all(kind == "ConnectionError" or kind.startswith('503 {"errors": ["starting:') for kind in askers.failed()), askers.failed()
     assert proxy not in proxy_pids()
