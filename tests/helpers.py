@@ -90,3 +90,13 @@ def environment(**variables: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def without_service_settings() -> Dict[str, str]:
+    """This process's environment without the service's own variables (WRITE_LOG and the others a fixture set for
+    the in-process applications) or node overrides: a set variable wins over a config file's args, so a `serve run`
+    given them would share, for instance, the in-process applications' write log."""
+    from capitals_qa.settings import NODE_OVERRIDE, all_environment_variables
+
+    names = {name for names in all_environment_variables().values() for name in names}
+    return {key: value for key, value in os.environ.items() if key.upper() not in names and not NODE_OVERRIDE.match(key)}

@@ -1,7 +1,6 @@
 """A burst of clients at `serve run serve_config.yaml` started without RAY_ENV (as a user who copies the command
 without the export would start it: no middleware in Serve's proxy): every question gets an answer or a JSON 503
 with Retry-After, never Ray's own plain text. Correctness must not depend on a variable set where Ray starts."""
-import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,7 @@ import pytest
 import requests
 
 from capitals_qa.serving.defaults import RAY_ENV
-from helpers import serve_run, wait_until_ready, write_serve_config
+from helpers import serve_run, wait_until_ready, without_service_settings, write_serve_config
 
 pytestmark = pytest.mark.serve
 
@@ -23,7 +22,7 @@ def service_without_middleware(qa_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("burst")
     # Two questions may wait per replica: the burst overloads it even with the small test model.
     config, port = write_serve_config(folder, qa_model, documents="data/countries.jsonl", max_waiting_questions=2)
-    env = {name: value for name, value in os.environ.items() if name not in RAY_ENV}
+    env = {name: value for name, value in without_service_settings().items() if name not in RAY_ENV}
     env.update(WRITE_LOG=str(folder / "writes.sqlite"), FEEDBACK_DB=str(folder / "feedback.sqlite"))
     url = f"http://127.0.0.1:{port}"
     with serve_run(config, env, folder / "serve-run.log"):

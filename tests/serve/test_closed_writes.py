@@ -1,14 +1,13 @@
 """Writes are not open to whoever reaches the port: `serve run` of serve_config.yaml listening on 0.0.0.0 (asked here
 over loopback), as three applications: without an API key, with OPEN_WRITES, with a key."""
 import copy
-import os
 import time
 
 import pytest
 import requests
 import yaml
 
-from helpers import serve_run, wait_until_ready, write_serve_config
+from helpers import serve_run, wait_until_ready, without_service_settings, write_serve_config
 
 pytestmark = pytest.mark.serve
 
@@ -34,7 +33,7 @@ def exposed(qa_model, tmp_path_factory):
     config["applications"] = apps
     path.write_text(yaml.safe_dump(config))
     url = f"http://127.0.0.1:{port}"
-    with serve_run(path, dict(os.environ), folder / "serve-run.log"):
+    with serve_run(path, without_service_settings(), folder / "serve-run.log"):
         for name in ("closed", "opened", "keyed"):
             wait_until_ready(f"{url}/{name}", timeout_s=300)
         yield url, folder / "serve-run.log"

@@ -1,7 +1,6 @@
 """One question traced end to end: `serve run` of both serving modes with OTEL_EXPORTER_OTLP_ENDPOINT set in the
 applications' runtime_env (as docs/operations.md says), exporting to a real OTLP/HTTP receiver in this process."""
 import copy
-import os
 import secrets
 
 import pytest
@@ -9,7 +8,7 @@ import requests
 import yaml
 
 from capitals_qa.testing.otlp_receiver import OtlpReceiver, by_name
-from helpers import PROJECT_DIR, serve_run, wait_until_ready, write_serve_config
+from helpers import PROJECT_DIR, serve_run, wait_until_ready, without_service_settings, write_serve_config
 
 pytestmark = pytest.mark.serve
 
@@ -47,7 +46,7 @@ def traced(qa_model, receiver, tmp_path_factory):
     config["applications"] = apps
     path.write_text(yaml.safe_dump(config))
     url = f"http://127.0.0.1:{port}"
-    with serve_run(path, dict(os.environ), folder / "serve-run.log"):
+    with serve_run(path, without_service_settings(), folder / "serve-run.log"):
         for name in ("single", "pernode"):
             wait_until_ready(f"{url}/{name}", timeout_s=300)
         yield url
