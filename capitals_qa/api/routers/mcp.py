@@ -8,6 +8,7 @@ other route. Protocol errors are JSON-RPC errors with the spec's codes; a tool t
 (overloaded, a store down, a time limit) answers a result marked `isError`, as MCP asks of tool errors.
 """
 import asyncio
+import copy
 import json
 from typing import Any, Callable, Dict, Optional
 
@@ -43,7 +44,8 @@ class RpcError(Exception):
 
 def tool_input_schema() -> Dict[str, Any]:
     """`/query`'s request body without `debug`: the same fields, types and rules."""
-    schema = QueryRequest.schema()
+    # A copy: pydantic caches the schema it returns, and /query's own description is that same dict.
+    schema = copy.deepcopy(QueryRequest.schema())
     schema["properties"].pop("debug", None)
     schema.pop("title", None)
     return schema
