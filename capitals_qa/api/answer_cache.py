@@ -75,11 +75,13 @@ class AnswerCache:
             if flight is None:
                 return await self._compute(key, version, compute), "miss"
             try:
-                body = await asyncio.shield(flight)
+                body, answered_at = await asyncio.shield(flight)
             except asyncio.CancelledError:
                 if flight.cancelled() and not asyncio.current_task().cancelling():
                     continue  # the request computing it went away: compute it for this one
                 raise
+            if logged is not None and answered_at is not None and answered_at < logged:
+                continue  # computed on a replica that had not applied the log this request saw: not current for it
             self._count("joins")
             return json.loads(body), "join"
 
@@ -101,7 +103,7 @@ class AnswerCache:
         answered_at = body.pop(STORE_VERSION, None)
         self._by_log = self._by_log or answered_at is not None
         encoded = json.dumps(body).encode()
-        flight.set_result(encoded)
+        flight.set_result((encoded, answered_at))
         self._keep(key, Entry(encoded, f"log:{answered_at}" if answered_at is not None else version, self._clock() + self.ttl_s))
         return body
 

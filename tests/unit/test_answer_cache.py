@@ -157,6 +157,20 @@ def test_sixteen_concurrent_identical_questions_run_the_pipeline_once():
     assert cache.describe()["joins"] == 15
 
 
+def test_a_question_never_joins_an_answer_computed_before_the_write_it_saw():
+    """The log moved on and the replica computing the answer had not applied it yet: a request that saw the newer
+    log does not take that answer as a hit; it is computed again for it."""
+    backend = VersionedBackend(seconds=0.5)
+    cache = AnswerCache(max_entries=100, max_bytes=1 << 20, ttl_s=60)
+    with client_for(backend, cache) as client, ThreadPoolExecutor(4) as pool:
+        ask(client)  # answers say their version from now on
+        backend.log += 1  # another replica took a write; this one lags
+        responses = list(pool.map(lambda _: ask(client), range(4)))
+    assert all(response.status_code == 200 for response in responses)
+    assert [response.headers["x-cache"] for response in responses] == ["miss"] * 4
+    assert cache.describe()["joins"] == 0
+
+
 def test_a_refusal_reaches_every_question_that_joined_it():
     from capitals_qa.api.errors import Overloaded
 
