@@ -12,8 +12,9 @@ for `--duration` seconds after a short warm-up, from one of two workloads:
   in surrounding white space, in Unicode NFD);
 - distinct: every question asked once (the 60 questions, each with a number of its own).
 
-Reported: answers/s, p50/p99 of every answer and of hits alone (HTTP included), the hit rate (`X-Cache`), and, in
-this process, the memory 10,000 entries of a real answer take. Writes bench/results/<output>.md and .json.
+Reported: answers/s, p50/p99 of every answer and of hits alone (HTTP included), the hit rate (`X-Cache`), what a
+hit costs when one client asks alone (before the load) beside Serve's own floor (bench/serve_floor.py: a deployment
+that answers a fixed body), and, in this process, the memory 10,000 entries of a real answer take. Writes bench/results/<output>.md and .json.
 """
 import os
 
@@ -97,6 +98,22 @@ async def load(questions: List[str], workload: str, duration_s: float) -> Dict:
             "hit_p50_ms": percentile(hits, 50), "hit_p99_ms": percentile(hits, 99), "errors": errors}
 
 
+async def alone(question: str, asks: int = 300, hits_only: bool = True) -> Dict:
+    """What a hit costs on an otherwise idle service: one client asks one kept question again and again (for the
+    Serve floor, every answer counts)."""
+    latencies = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        for _ in range(asks + 20):  # the first 20 warm the connection and the cache
+            started = time.perf_counter()
+            async with session.post(f"{URL}/query", json={"query": question}) as response:
+                await response.read()
+                counted = response.status == 200 and (not hits_only or response.headers.get("x-cache") == "hit")
+            if counted:
+                latencies.append((time.perf_counter() - started) * 1000)
+    latencies = latencies[-asks:]
+    return {"asks": len(latencies), "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+
+
 def memory_per_10k_entries(body: dict) -> Dict:
     """10,000 entries of one real answer under different keys, in an AnswerCache of this process."""
     from capitals_qa.api.answer_cache import AnswerCache, question_key
@@ -140,11 +157,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                 import requests
 
                 sample_body = requests.post(f"{URL}/query", json={"query": questions[0]}, timeout=120).json()
+                if cache == "on":
+                    hits = results.setdefault("hits_alone", {})[size] = asyncio.run(alone(questions[0]))
+                    progress(f"{size} hits alone: p50 {hits['p50_ms']} ms, p99 {hits['p99_ms']} ms")
                 for workload in WORKLOADS:
                     run = asyncio.run(load(questions, workload, args.duration))
                     run.update(size=size, cache=cache, workload=workload)
                     results["runs"].append(run)
                     progress(f"{size} cache {cache} {workload}: {run['qps']:.2f} answers/s, p50 {run['p50_ms']} ms, hit rate {run['hit_rate']:.2f}")
+    with serving(SERVED["serve-floor"], {**service_env(documents), **RAY_ENV}, LOGS_DIR / f"{args.output}-serve-floor.log", questions[0], 300, False):
+        results["serve_floor"] = asyncio.run(alone(questions[0], hits_only=False))
     results["memory"] = memory_per_10k_entries(sample_body)
     results["machine"]["load_average_end"] = os.getloadavg()
     (RESULTS_DIR / f"{args.output}.json").write_text(json.dumps(results, indent=1))
@@ -175,6 +197,13 @@ def report(results: Dict) -> str:
         on, off = by.get((size, workload, "on")), by.get((size, workload, "off"))
         if on and off and off["qps"]:
             lines.append(f"- {size}, {workload}: **{on['qps'] / off['qps']:.2f} x** the answers/s")
+    for size, hits in results.get("hits_alone", {}).items():
+        lines.append(f"- {size}, one client alone asking a kept question {hits['asks']} times: hit p50 **{ms(hits['p50_ms'])} ms**, "
+                     f"p99 {ms(hits['p99_ms'])} ms (HTTP included)")
+    if "serve_floor" in results:
+        floor = results["serve_floor"]
+        lines.append(f"- Serve's floor on this machine, one client alone: a deployment answering a fixed body "
+                     f"(bench/serve_floor.py) p50 **{ms(floor['p50_ms'])} ms**, p99 {ms(floor['p99_ms'])} ms")
     memory = results["memory"]
     lines += ["", f"Memory of {memory['entries']:,} entries of one real answer ({memory['body_bytes']:,} bytes of JSON: 5 passages), "
               f"in one process: {memory['json_mib']} MiB of JSON kept, {memory['allocated_mib']} MiB allocated in all (tracemalloc)."]

@@ -66,7 +66,9 @@ def deploy(pipeline_yaml: str, model: Path) -> Dict[str, str]:
     from capitals_qa.serving.defaults import REPLICA_ENV
     from capitals_qa.settings import ServiceSettings
 
-    os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(model)
+    from capitals_qa.testing.models import local_model_overrides
+
+    os.environ.update(local_model_overrides(model))
     settings = ServiceSettings(pipeline=pipeline_yaml, documents=str(PROJECT_DIR / "data" / "countries.jsonl"))
     name = Path(pipeline_yaml).stem
     pipeline_options = {"ray_actor_options": {"num_cpus": 1, "runtime_env": {"env_vars": REPLICA_ENV}}}

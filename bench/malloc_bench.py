@@ -77,7 +77,9 @@ def neighbour(cache: str) -> None:
 
 
 def run(mode: str, env: Dict[str, str], model: Path, cache: str) -> subprocess.Popen:
-    child_env = {**os.environ, "READER_PARAMS_MODEL_NAME_OR_PATH": str(model), **env}
+    from capitals_qa.testing.models import local_model_overrides
+
+    child_env = {**os.environ, **local_model_overrides(model), **env}
     return subprocess.Popen([sys.executable, "-m", "bench.malloc_bench", mode, cache], cwd=PROJECT_DIR, env=child_env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 

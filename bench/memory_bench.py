@@ -183,12 +183,16 @@ steps["imports"] = rss()
 from capitals_qa.pipeline.precision import set_reader_precision
 from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
 from capitals_qa.settings import ServiceSettings
-settings = ServiceSettings(documents=sys.argv[2], node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": sys.argv[1]})
+from capitals_qa.testing.models import local_model_overrides
+settings = ServiceSettings(documents=sys.argv[2], node_overrides=local_model_overrides(sys.argv[1]))
 pipelines = YamlPipelines(settings.pipeline, settings.node_overrides)
 reader = pipelines.component("Reader")
 steps["reader fp32"] = rss()
 set_reader_precision([("Reader", reader)], "int8", False)
 steps["reader int8"] = rss()
+if any(node["name"] == "DenseRetriever" for node in pipelines.nodes("query")):
+    pipelines.component("DenseRetriever")
+    steps["dense retriever"] = rss()
 store = pipelines.component("DocumentStore")
 fill_document_store(pipelines, store, settings.documents, settings.store_cache)
 steps["store"] = rss()

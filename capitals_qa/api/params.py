@@ -11,11 +11,12 @@ from capitals_qa.settings import DEFAULT_MAX_TOP_K
 PIPELINE_INPUTS = {"root_node", "query", "queries", "documents", "file_paths", "labels", "meta"}
 # Haystack takes `debug` for every node, globally or per node, though no node's `run` names it.
 EVERY_NODE_ACCEPTS = {"debug"}
-# The run parameters a request may set, where a node's `run` takes them: how many results, which documents
-# (filters), score scaling and debug output. Others are the operator's: a retriever's `index` (another index
+# The run parameters a request may set, where a node's `run` takes them: how many results (a join's too), which
+# documents (filters), score scaling and debug output. Others are the operator's: a retriever's `index` (another index
 # of the store), `headers` (sent to Elasticsearch, credentials included), `document_store`, a reader's
 # `labels` and `add_isolated_node_eval` (evaluation).
-CLIENT_PARAMETERS = {"top_k", "filters", "scale_score"} | EVERY_NODE_ACCEPTS
+TOP_K_PARAMETERS = {"top_k", "top_k_join"}
+CLIENT_PARAMETERS = TOP_K_PARAMETERS | {"filters", "scale_score"} | EVERY_NODE_ACCEPTS
 
 
 def check_params(params: Optional[Dict[str, Any]], rules: ParamsRules, max_top_k: int = DEFAULT_MAX_TOP_K) -> None:
@@ -65,9 +66,9 @@ def check_params(params: Optional[Dict[str, Any]], rules: ParamsRules, max_top_k
 
 def _check_value(path: str, name: str, value: Any, max_top_k: int) -> None:
     # The parameters clients use most, checked here so a wrong type is the client's 400, not a crash in a node.
-    if name == "top_k" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if name in TOP_K_PARAMETERS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise RequestError(400, f"{path} must be a whole number of at least 1, got {json.dumps(value)}")
-    if name == "top_k" and value > max_top_k:
+    if name in TOP_K_PARAMETERS and value > max_top_k:
         # The cost of a question grows with top_k (the Reader reads every retrieved passage).
         raise RequestError(400, f"{path} must be at most {max_top_k} (the service's MAX_TOP_K), got {value}")
     if name == "filters" and value is not None and not isinstance(value, dict):

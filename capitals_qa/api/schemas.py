@@ -46,12 +46,13 @@ class NullableFieldsModel(ResponseModel):
         return value
 
 
-# What /query's `params` may hold, as its schema publishes it: `top_k` and `filters` globally or per node; a node's
-# name must be one of the served pipeline's (checked against the pipeline, a 400 naming the nodes it has).
+# What /query's `params` may hold, as its schema publishes it: `top_k` and `filters` globally or per node (and a
+# join's `top_k_join`); a node's name must be one of the served pipeline's (checked against the pipeline, a 400
+# naming the nodes it has).
 _TOP_K = {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_TOP_K,
           "description": f"at most MAX_TOP_K ({DEFAULT_MAX_TOP_K} unless the operator changed it)"}
 _FILTERS = {"anyOf": [{"type": "object"}, {"type": "null"}]}
-_NODE_PARAMS = {"type": "object", "properties": {"top_k": _TOP_K, "filters": _FILTERS}}
+_NODE_PARAMS = {"type": "object", "properties": {"top_k": _TOP_K, "top_k_join": _TOP_K, "filters": _FILTERS}}
 
 
 def _query_request_schema(schema: Dict[str, Any], model: type) -> None:

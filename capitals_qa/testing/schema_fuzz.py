@@ -33,12 +33,13 @@ def fuzzed_app(reader: Path, folder: Path) -> FastAPI:
     from capitals_qa.serving.replica.local_pipeline import LocalPipeline
     from capitals_qa.serving.replica.workers import TorchWorkers
     from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
+    from capitals_qa.testing.models import local_model_overrides
 
     documents = folder / "documents.jsonl"
     documents.write_text("".join(json.dumps({"content": f"{city} is the capital of {country}.", "meta": {"name": country}}) + "\n"
                                  for city, country in [("Rome", "Italy"), ("Tirana", "Albania"), ("Canberra", "Australia")]))
     settings = ServiceSettings(pipeline=str(DEFAULT_PIPELINE_YAML), documents=str(documents), store_cache="", write_log="",
-                               feedback_db="", node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(reader)})
+                               feedback_db="", node_overrides=local_model_overrides(reader))
     served = Served(LocalPipeline(settings, TorchWorkers(1), has_gpu=False), BodyLimits(max_question_bytes=4096, max_query_bytes=65536))
     return create_api(lambda: served)
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import local_model_overrides
 from helpers import wait_until_ready
 from ray_helpers import (HEAD_NODE_RESOURCE, PROXY_PROCESS_TITLE, REPLICA_PROCESS_TITLE, ongoing_requests, proxy_port, raylet_pid,
                          replica_logs, replicas_by_pid, submit_applications)
@@ -35,7 +36,7 @@ def config_app(config_file: str, name: str, route_prefix: str, ingress: str, mod
     config = yaml.safe_load((PROJECT_DIR / config_file).read_text())
     app = copy.deepcopy(config["applications"][0])
     app.update(name=name, route_prefix=route_prefix)
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    app["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
     # The bundled 248 countries rather than the 20k Wikipedia passages: a new replica is ready in seconds, and
     # what is measured is how replicas die and come back, not the corpus.
     app["args"]["documents"] = "data/countries.jsonl"

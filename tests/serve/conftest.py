@@ -53,18 +53,21 @@ def serve_url(tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def qa_url(serve_url, qa_model):
-    """The default application (pipeline.yml, bundled corpus) with the local model swapped in.
+    """The default application (pipeline.yml, bundled corpus) with the local models swapped in.
 
-    The model is chosen with Haystack's READER_PARAMS_MODEL_NAME_OR_PATH, set after Ray started: only the
-    service's own forwarding can bring it to the replica, which would otherwise try the hub and fail.
+    The models are chosen with Haystack's READER_PARAMS_MODEL_NAME_OR_PATH and DENSERETRIEVER_PARAMS_EMBEDDING_MODEL,
+    set after Ray started: only the service's own forwarding can bring them to the replica, which would otherwise try
+    the hub and fail.
     """
     from ray import serve
 
     from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
+    from capitals_qa.testing.models import local_model_overrides
 
-    saved = {"READER_PARAMS_MODEL_NAME_OR_PATH": os.environ.get("READER_PARAMS_MODEL_NAME_OR_PATH")}
-    os.environ["READER_PARAMS_MODEL_NAME_OR_PATH"] = str(qa_model)
+    overrides = local_model_overrides(qa_model)
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     # One CPU for the Pipeline replica: its torch threads, and so its float sums, match direct_pipeline's.
     app = build_single_app(ServiceSettings(), {"ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name="qa", route_prefix="/")

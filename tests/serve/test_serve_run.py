@@ -12,6 +12,7 @@ import requests
 
 from capitals_qa.serving.defaults import RAY_ENV
 from capitals_qa.settings import DEFAULT_DOCUMENTS, PROJECT_DIR
+from capitals_qa.testing.models import dense_model
 from helpers import SERVE, free_port, serve_run, write_serve_config
 
 pytestmark = pytest.mark.serve
@@ -25,7 +26,8 @@ PROXY_STARTING_BOUND_S = 30
 
 
 def test_serve_run_with_a_model_it_cannot_load_exits_non_zero_within_60_s_naming_the_model():
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model",
+           "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()}
     started = time.monotonic()
     # --address: a Ray that is not there, so that a run the check failed to stop cannot deploy onto another
     # cluster of this machine; it fails instead.

@@ -27,7 +27,10 @@ def test_reader_precision_variable_quantizes_the_served_reader(serve_url, qa_mod
     from capitals_qa.serving.builders import build_single_app
     from capitals_qa.settings import ServiceSettings
 
-    monkeypatch.setenv("READER_PARAMS_MODEL_NAME_OR_PATH", str(qa_model))
+    from capitals_qa.testing.models import local_model_overrides
+
+    for name, value in local_model_overrides(qa_model).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("READER_PRECISION", "int8")  # wins over the argument, as every setting's variable does
     app = build_single_app(ServiceSettings(reader_precision="fp32"), {"ray_actor_options": {"num_cpus": 1}})
     serve.run(app, name="int8", route_prefix="/int8")

@@ -80,15 +80,19 @@ def test_debug_adds_each_nodes_input_and_output(qa_url):
 
 
 def test_per_node_params_limit_what_each_node_returns(qa_url):
-    response = query(qa_url, {"query": ITALY, "params": {"Retriever": {"top_k": 2}}}).json()
-    assert 1 <= len(response["documents"]) <= 2
-    wider = query(qa_url, {"query": ITALY, "params": {"Retriever": {"top_k": 8}}}).json()
+    # Each retriever's top_k limits what reaches the join; the join's top_k_join what it hands the Reader.
+    response = query(qa_url, {"query": ITALY, "params": {"Retriever": {"top_k": 2}, "DenseRetriever": {"top_k": 1}}}).json()
+    assert 1 <= len(response["documents"]) <= 3
+    wider = query(qa_url, {"query": ITALY, "params": {"JoinResults": {"top_k_join": 8}}}).json()
     assert len(wider["documents"]) == 8
+    fewer = query(qa_url, {"query": ITALY, "params": {"JoinResults": {"top_k_join": 2}}}).json()
+    assert len(fewer["documents"]) == 2
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"filters": {"name": ["France"]}}, {"Retriever": {"filters": {"name": {"$in": ["France", "Paris"]}}, "top_k": 8}}],
+    [{"filters": {"name": ["France"]}},
+     {node: {"filters": {"name": {"$in": ["France", "Paris"]}}, "top_k": 8} for node in ("Retriever", "DenseRetriever")}],
 )
 def test_filters_on_the_embedded_store_choose_the_documents(qa_url, params):
     response = query(qa_url, {"query": ITALY, "params": params})
@@ -163,7 +167,7 @@ def test_health_reports_the_loaded_pipeline(qa_url):
     assert health["ready"] is True
     assert health["pipeline"] == "query"
     assert health["pipeline_yaml"].endswith("pipeline.yml")
-    assert health["nodes"] == ["Retriever", "Reader"]
+    assert health["nodes"] == ["Retriever", "DenseRetriever", "JoinResults", "Reader"]
     assert health["document_count"] == len(read_records_file(DEFAULT_DOCUMENTS))
     assert set(health["versions"]) == {"haystack", "ray"}
 

@@ -9,6 +9,7 @@ import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import local_model_overrides
 from helpers import wait_until_ready
 from ray_helpers import submit_applications
 
@@ -31,7 +32,7 @@ def two_replicas(request, serve_url, qa_model, tmp_path_factory):
     app.update(name=name, route_prefix=f"/{name}")
     app["args"]["documents"] = str(PROJECT_DIR / "data" / "countries.jsonl")  # 248 documents: replicas start quickly
     app["runtime_env"]["env_vars"].update(
-        READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), HF_HUB_OFFLINE="1",
+        **local_model_overrides(qa_model), HF_HUB_OFFLINE="1",
         WRITE_LOG=str(state / "writes.sqlite"), FEEDBACK_DB=str(state / "feedback.sqlite"),
     )
     for deployment in app["deployments"]:

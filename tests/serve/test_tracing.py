@@ -69,25 +69,26 @@ def tree_of(receiver, trace_id, names):
 def test_a_question_in_single_mode_is_one_trace_from_the_client_to_each_node(traced, receiver):
     answered, trace_id, client_span = ask(f"{traced}/single", "What is the capital of Italy?", "trace-single-1")
     assert answered.status_code == 200, answered.text
-    spans = tree_of(receiver, trace_id, {"replica Pipeline", "queue wait", "Retriever", "Reader"})
+    spans = tree_of(receiver, trace_id, {"replica Pipeline", "queue wait", "Retriever", "DenseRetriever", "JoinResults", "Reader"})
     (root,) = [span for span in spans if span.kind == SERVER and span.parent_id == client_span]
     assert root.attributes[REQUEST_ID] == "trace-single-1" and root.attributes["capitals_qa.outcome"].endswith("answers")
     assert not root.error and root.service == "capitals-qa-test"
     replica = by_name(spans, "replica Pipeline")
     assert replica.parent_id == root.span_id
-    for name in ("queue wait", "Retriever", "Reader"):
+    for name in ("queue wait", "Retriever", "DenseRetriever", "JoinResults", "Reader"):
         assert by_name(spans, name).parent_id == replica.span_id, name
     # The nodes ran one after the other, within the replica's span.
-    assert replica.start_ns <= by_name(spans, "Retriever").start_ns <= by_name(spans, "Reader").start_ns <= replica.end_ns
+    assert replica.start_ns <= by_name(spans, "Retriever").start_ns <= by_name(spans, "JoinResults").start_ns <= by_name(spans, "Reader").start_ns <= replica.end_ns
 
 
 def test_a_question_in_per_node_mode_has_a_span_per_node_deployment(traced, receiver):
     answered, trace_id, client_span = ask(f"{traced}/pernode", "What is the capital of France?", "trace-pernode-1")
     assert answered.status_code == 200, answered.text
-    spans = tree_of(receiver, trace_id, {"replica Retriever", "replica Reader", "Retriever", "Reader"})
+    nodes = ("Retriever", "DenseRetriever", "JoinResults", "Reader")
+    spans = tree_of(receiver, trace_id, {*nodes, *(f"replica {node}" for node in nodes)})
     (root,) = [span for span in spans if span.kind == SERVER and span.parent_id == client_span]
     assert root.attributes[REQUEST_ID] == "trace-pernode-1"
-    for node in ("Retriever", "Reader"):
+    for node in nodes:
         deployment = by_name(spans, f"replica {node}")
         assert deployment.parent_id == root.span_id
         assert by_name(spans, node).parent_id == deployment.span_id

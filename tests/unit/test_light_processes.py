@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.models import dense_model, local_model_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def model_code_after(statements: str, **environment: str) -> list:
 @pytest.mark.parametrize("mode", ["single", "per_node"])
 def test_building_the_application_as_serve_run_does_loads_no_model_code(qa_model, mode):
     statements = "import capitals\nfrom ray.serve import Application\nassert isinstance(capitals.haystack_deployment, Application)"
-    assert model_code_after(statements, READER_PARAMS_MODEL_NAME_OR_PATH=str(qa_model), SERVE_MODE=mode) == []
+    assert model_code_after(statements, **local_model_overrides(qa_model), SERVE_MODE=mode) == []
 
 
 def test_the_ingress_and_the_proxy_load_no_model_code():
@@ -37,7 +38,8 @@ def test_the_ingress_and_the_proxy_load_no_model_code():
 def test_a_pipeline_that_cannot_load_still_stops_the_build_with_its_one_line_reason():
     statements = ("from capitals_qa.pipeline.plan import StartupError\n"
                   "try:\n    import capitals\nexcept StartupError as error:\n    print('refused:', error)\n")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model",
+           "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()}
     run = subprocess.run([sys.executable, "-c", statements], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=180)
     refused = next(line for line in run.stdout.splitlines() if line.startswith("refused: "))
     assert refused == ("refused: Reader: model 'nobody/no-such-model' is not on disk or in the Hugging Face cache, and "

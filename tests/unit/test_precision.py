@@ -10,6 +10,7 @@ from capitals_qa.pipeline.internals import reader_model
 from capitals_qa.pipeline.precision import PrecisionError, choose_precision, pipeline_nodes, set_reader_precision
 from capitals_qa.pipeline.yaml_pipelines import load_served_pipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML
+from capitals_qa.testing.models import local_model_overrides
 from helpers import SMALL_DOCUMENTS as DOCUMENTS, SMALL_QUESTIONS as QUESTIONS
 
 pytestmark = pytest.mark.unit
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.unit
 def load_pipeline(qa_model, tmp_path):
     documents = tmp_path / "docs.json"
     documents.write_text(json.dumps(DOCUMENTS))
-    overrides = {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}
+    overrides = local_model_overrides(qa_model)
     return lambda: load_served_pipelines(str(DEFAULT_PIPELINE_YAML), "query", str(documents), overrides)[1]
 
 

@@ -4,7 +4,10 @@ import pytest
 from capitals_qa.pipeline.preflight import check_loadable
 from capitals_qa.pipeline.yaml_pipelines import StartupError, YamlPipelines
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR
+from capitals_qa.testing.models import dense_model, local_model_overrides
 from helpers import free_port
+
+DENSE_HERE = {"DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()}
 
 pytestmark = pytest.mark.unit
 
@@ -16,18 +19,26 @@ def refusal(yaml, overrides) -> str:
 
 
 def test_a_model_on_disk_passes(qa_model):
-    check_loadable(YamlPipelines(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)}), "query")
+    check_loadable(YamlPipelines(DEFAULT_PIPELINE_YAML, local_model_overrides(qa_model)), "query")
 
 
 def test_a_hub_model_neither_cached_nor_downloadable_offline_names_the_model_and_the_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    message = refusal(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model"})
+    message = refusal(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": "nobody/no-such-model", **DENSE_HERE})
     assert message.startswith("Reader: model 'nobody/no-such-model' is not on disk or in the Hugging Face cache")
     assert "READER_PARAMS_MODEL_NAME_OR_PATH=/path/to/model" in message
 
 
+def test_the_dense_retrievers_model_is_checked_as_the_readers_is(qa_model, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    message = refusal(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model),
+                                              "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": "nobody/no-such-encoder"})
+    assert message.startswith("DenseRetriever: model 'nobody/no-such-encoder' is not on disk or in the Hugging Face cache")
+    assert "DENSERETRIEVER_PARAMS_EMBEDDING_MODEL=/path/to/model" in message
+
+
 def test_a_missing_model_folder_is_named(tmp_path):
-    message = refusal(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": str(tmp_path / "gone")})
+    message = refusal(DEFAULT_PIPELINE_YAML, {"READER_PARAMS_MODEL_NAME_OR_PATH": str(tmp_path / "gone"), **DENSE_HERE})
     assert message.startswith(f"Reader: model folder {tmp_path / 'gone'} does not exist")
 
 

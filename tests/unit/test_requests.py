@@ -156,6 +156,14 @@ def test_parameters_that_are_the_operators_are_refused(params, mentions):
     assert status == 400 and mentions in message
 
 
+def test_a_joins_top_k_join_is_a_clients_and_capped_as_top_k_is():
+    hybrid = ParamsRules({**NODES.node_parameters, "JoinResults": {"inputs", "top_k_join", "root_node"}})
+    check_params({"JoinResults": {"top_k_join": 8}}, hybrid)
+    assert status_of(check_params, {"JoinResults": {"top_k_join": 201}}, hybrid) == (
+        400, "params.JoinResults.top_k_join must be at most 200 (the service's MAX_TOP_K), got 201")
+    assert status_of(check_params, {"JoinResults": {"top_k_join": "8"}}, hybrid)[0] == 400
+
+
 def test_top_k_is_capped_globally_and_per_node():
     check_params({"top_k": 200, "Retriever": {"top_k": 200}}, NODES)
     assert status_of(check_params, {"Retriever": {"top_k": 100_000}}, NODES) == (

@@ -14,6 +14,7 @@ from capitals_qa.api.backend import BodyLimits, Served
 from capitals_qa.serving.replica.local_pipeline import LocalPipeline
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import PROJECT_DIR, ServiceSettings
+from capitals_qa.testing.models import local_model_overrides
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +27,7 @@ def open_replica(qa_model, state_dir) -> LocalPipeline:
     """What a single-mode replica runs, without Ray: the pipeline, its store and the write log it follows."""
     settings = ServiceSettings(documents=COUNTRIES, store_cache="", write_log=str(state_dir / "writes.sqlite"),
                                feedback_db=str(state_dir / "feedback.sqlite"),
-                               node_overrides={"READER_PARAMS_MODEL_NAME_OR_PATH": str(qa_model)})
+                               node_overrides=local_model_overrides(qa_model))
     return LocalPipeline(settings, TorchWorkers(1), has_gpu=False)
 
 

@@ -63,7 +63,7 @@ TOOLS = [
         "name": "search_documents",
         "title": "Search the documents",
         "description": "Find the passages of the served documents that best match a query, without reading answers from "
-                       "them. `params` takes `top_k` and Haystack's `filters` on document metadata, e.g. {\"filters\": {\"name\": [\"Italy\"]}}.",
+                       "them. `params` takes `top_k` (how many passages, at most) and Haystack's `filters` on document metadata, e.g. {\"filters\": {\"name\": [\"Italy\"]}}.",
         "inputSchema": tool_input_schema(),
     },
 ]
@@ -197,10 +197,14 @@ async def search_documents(service: Served, request: Request, query: str, params
             if isinstance(cause, (ValueError, TypeError)) and params:  # a filter the store cannot apply, say
                 raise RequestError(400, f"params: {cause}") from error
             raise
+    documents = result.get("documents", [])
+    # `top_k` is how many passages the tool answers: in a graph that joins retrievers, each gives its top_k to the
+    # join, which may hand on more.
+    wanted = (params or {}).get("top_k")
     return {"documents": [
         {"content": document.get("content"), "name": (document.get("meta") or {}).get("name"), "score": document.get("score"),
          "id": document.get("id")}
-        for document in result.get("documents", [])
+        for document in (documents[:wanted] if wanted else documents)
     ]}
 
 
