@@ -1,7 +1,7 @@
 """How long a new replica of the embedded default takes to answer, with and without the store snapshot.
 
     .venv/bin/python -m bench.replica_start            # about 12 minutes on 2 cores; writes bench/results/replica_start.*
-    .venv/bin/python -m bench.replica_start --default  # only the snapshot rows, without the "before" ones (no results written)
+    .venv/bin/python -m bench.replica_start --default  # only the snapshot rows: bench/results/replica_start-default.*
 
 For each way of filling the store, the application is deployed from a config (`capitals:app`, one `Pipeline`
 replica of 1 CPU) and answers; then the config is deployed again with `num_replicas: 2` and nothing else
@@ -268,7 +268,7 @@ def main() -> None:
     lines = [
         "# Time until a new replica of the embedded default answers",
         "",
-        f"Measured by `python -m bench.replica_start` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
+        f"Measured by `python -m bench.replica_start{' --default' if only_default else ''}` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
         f" (load average {started_load[0]:.1f} at the start, {load[0]:.1f} at the end), reader of roberta-base shape loaded from disk (`reader_precision: auto` as in serve_config.yaml: int8 here; one thread),"
         " the shipped Wikipedia passages. A new replica's start is timed from the config change that asks Serve for"
         " a second `Pipeline` replica (only `num_replicas` changes, as when the autoscaler adds one; no other replica"
@@ -298,9 +298,9 @@ def main() -> None:
         " constructor.",
     ]
     print("\n".join(lines))
-    if not only_default:
-        (RESULTS / "replica_start.md").write_text("\n".join(lines) + "\n")
-        (RESULTS / "replica_start.json").write_text(json.dumps({"imports_s": round(imports, 1), "passages": passages, "rows": rows}, indent=2) + "\n")
+    name = "replica_start-default" if only_default else "replica_start"
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps({"imports_s": round(imports, 1), "passages": passages, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
