@@ -41,12 +41,14 @@ import aiohttp  # noqa: E402
 
 from bench.loadgen import percentile  # noqa: E402
 from bench.serve_bench import LOGS_DIR, RESULTS_DIR, choose_documents, ensure_model, machine, make_questions, progress, service_env  # noqa: E402
-from bench.variants import PROJECT_DIR, SERVED, URL, serving  # noqa: E402
+from bench.variants import PROJECT_DIR, SERVED, URL, Served, serving  # noqa: E402
 from capitals_qa.serving.defaults import RAY_ENV  # noqa: E402
 
 CLIENTS = 16
 ZIPF_S = 1.1
 WARMUP_S = 5
+# Serve's own floor: a deployment answering a fixed body.
+SERVE_FLOOR = Served("serve-floor", ["bench.serve_floor:app"], ready="answer")
 
 
 def repeated(questions: List[str], seed: int) -> Iterator[dict]:
@@ -165,7 +167,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     run.update(size=size, cache=cache, workload=workload)
                     results["runs"].append(run)
                     progress(f"{size} cache {cache} {workload}: {run['qps']:.2f} answers/s, p50 {run['p50_ms']} ms, hit rate {run['hit_rate']:.2f}")
-    with serving(SERVED["serve-floor"], {**service_env(documents), **RAY_ENV}, LOGS_DIR / f"{args.output}-serve-floor.log", questions[0], 300, False):
+    with serving(SERVE_FLOOR, {**service_env(documents), **RAY_ENV}, LOGS_DIR / f"{args.output}-serve-floor.log", questions[0], 300, False):
         results["serve_floor"] = asyncio.run(alone(questions[0], hits_only=False))
     results["memory"] = memory_per_10k_entries(sample_body)
     results["machine"]["load_average_end"] = os.getloadavg()

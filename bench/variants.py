@@ -50,8 +50,6 @@ SERVED: Dict[str, Served] = {
         Served("ours-serve-config", ["serve_config.yaml"], env=RAY_ENV, precision="int8"),
         Served("ours-per-node", ["capitals:app", "mode=per_node", "batching=false"]),
         Served("ours-per-node-batched", ["capitals:app", "mode=per_node", "batching=true"]),
-        # Serve's own floor: a deployment answering a fixed body (bench/serve_floor.py).
-        Served("serve-floor", ["bench.serve_floor:app"], ready="answer", env=RAY_ENV),
     ]
 }
 
