@@ -37,10 +37,6 @@ def contents(path: Path) -> List[str]:
         return [json.loads(line)["content"] for line in lines if line.strip()]
 
 
-def output_for(path: Path) -> Path:
-    """Where a replica looks for them (capitals_qa/pipeline/documents.py embeddings_beside)."""
-    return path.with_name(f"{path.name.split('.')[0]}.embeddings.npy.gz")
-
 
 def embed(texts: List[str], model: str, batch_size: int = 64) -> np.ndarray:
     from sentence_transformers import SentenceTransformer
@@ -68,7 +64,9 @@ def main(argv: List[str]) -> int:
     embeddings = embed(contents(args.passages), args.model)
     if args.float32:
         np.save(args.float32, embeddings, allow_pickle=False)
-    output = output_for(args.passages)
+    from capitals_qa.pipeline.documents import embeddings_beside  # where a replica looks for them
+
+    output = embeddings_beside(args.passages)
     write(to_int8(embeddings), output)
     print(f"wrote {output}: {embeddings.shape[0]} passages x {embeddings.shape[1]} dimensions, int8")
     return 0

