@@ -41,7 +41,9 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
     reader = next(d for d in app["deployments"] if d["name"] == "Reader")
     # One core, as the single-mode test replica has: the same torch threads give the same floats.
     reader["ray_actor_options"]["num_cpus"] = 1
-    reader.update(reader_overrides)
+    # Serve checks the Reader's health every second, 2 s each, in every redeploy of this module: a hung Reader is
+    # replaced within seconds (the config's 10 s and 30 s take about 100 s).
+    reader.update(health_check_period_s=1, health_check_timeout_s=2, **reader_overrides)
     deploy_applications([app])
 
 
@@ -49,8 +51,7 @@ def deploy(config: dict, qa_model, **reader_overrides) -> None:
 def per_node_url(serve_url, qa_model, per_node_config):
     from ray import serve
 
-    # Serve's health checks of the Reader every second, 2 s each: a hung Reader is replaced within seconds.
-    deploy(per_node_config, qa_model, health_check_period_s=1, health_check_timeout_s=2)
+    deploy(per_node_config, qa_model)
     url = f"{serve_url}/per-node"
     wait_until_ready(url)
     yield url
