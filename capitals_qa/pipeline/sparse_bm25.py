@@ -64,11 +64,14 @@ class _Index:
         self._masks_lock = threading.Lock()
 
     def dense_scores(self, query: np.ndarray) -> np.ndarray:
-        """Cosine of each row with `query` (length 1), in blocks: int8 to float32 a block at a time."""
+        """Cosine of each row with `query` (length 1), in blocks: int8 to float32 a block at a time.
+
+        einsum, not `@`: `@` runs in numpy's BLAS threads, which keep spinning after the call and take the cores
+        from torch's threads embedding the next question or reading the passages (bench/results/retrieval.md)."""
         scores = np.empty(len(self.dense), dtype=np.float32)
         for start in range(0, len(self.dense), DENSE_BLOCK_ROWS):
             block = self.dense[start:start + DENSE_BLOCK_ROWS]
-            scores[start:start + len(block)] = block.astype(np.float32) @ query
+            scores[start:start + len(block)] = np.einsum("ij,j->i", block.astype(np.float32), query)
         return scores / EMBEDDING_SCALE
 
     def scores(self, words: List[str]) -> np.ndarray:
