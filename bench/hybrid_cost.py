@@ -22,9 +22,9 @@ if not __package__:  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.serve_bench import RESULTS_DIR, ensure_model, load_for, machine, make_questions, service_env  # noqa: E402
-from capitals_qa.settings import DEFAULT_DOCUMENTS  # noqa: E402
+from capitals_qa.settings import DEFAULT_DOCUMENTS, DEFAULT_PIPELINE_YAML, PROJECT_DIR  # noqa: E402
 
-PIPELINES = {"bm25": Path("pipelines/bm25.yml"), "hybrid": Path("pipeline.yml")}
+PIPELINES = {"bm25": PROJECT_DIR / "pipelines" / "bm25.yml", "hybrid": DEFAULT_PIPELINE_YAML}
 
 
 def load(size: str) -> Dict[str, object]:
@@ -32,7 +32,7 @@ def load(size: str) -> Dict[str, object]:
 
     loaded = {}
     for name, path in PIPELINES.items():
-        pipeline = load_for(service_env(DEFAULT_DOCUMENTS, ensure_model(size), path.resolve()))
+        pipeline = load_for(service_env(DEFAULT_DOCUMENTS, ensure_model(size), path))
         set_reader_precision(pipeline_nodes(pipeline), "int8", has_gpu=False)
         loaded[name] = pipeline
     return loaded
@@ -79,7 +79,7 @@ def markdown(report: Dict) -> str:
     ]
     for name in PIPELINES:
         row = s[name]
-        lines.append(f"| {name} ({PIPELINES[name]}) | {row['questions']} | {row['p50_ms']:.0f} | {row['mean_ms']:.0f} |")
+        lines.append(f"| {name} ({PIPELINES[name].relative_to(PROJECT_DIR)}) | {row['questions']} | {row['p50_ms']:.0f} | {row['mean_ms']:.0f} |")
     verdict = "met" if s["mean_ratio"] <= 1.03 else "missed"
     lines += [
         "",
