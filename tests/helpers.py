@@ -14,6 +14,7 @@ import requests
 import yaml
 
 from capitals_qa.settings import PROJECT_DIR
+from capitals_qa.testing.interrupt import ctrl_c_as_in_a_terminal
 from capitals_qa.testing.models import dense_model, local_model_overrides
 
 SHARED_CORPUS = PROJECT_DIR.parent / "shared" / "data" / "countries-and-capitals"
@@ -81,7 +82,8 @@ def write_serve_config(folder: Path, qa_model: Path, **args) -> Tuple[Path, int]
 def serve_run(config: Path, env: Dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """`serve run --address local <config>` (a Ray cluster of its own, never another's), stopped with Ctrl-C after."""
     process = subprocess.Popen([str(SERVE), "run", "--address", "local", str(config)], cwd=PROJECT_DIR, env=env,
-                               stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         yield process
     finally:

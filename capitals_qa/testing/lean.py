@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, Iterator
 
 from capitals_qa.serving.ray_internals import RAY_START_LEAN
+from capitals_qa.testing.interrupt import ctrl_c_as_in_a_terminal
 
 PORT_OPTIONS = ("--port", "--metrics-export-port", "--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
                 "--runtime-env-agent-port", "--ray-client-server-port")
@@ -36,7 +37,8 @@ def lean_ray(env: Dict[str, str], log: Path, num_cpus: int = 2, timeout_s: float
     ports = {option: free_port() for option in PORT_OPTIONS}
     command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", *RAY_START_LEAN, f"--num-cpus={num_cpus}",
                *(f"{option}={port}" for option, port in ports.items())]
-    process = subprocess.Popen(command, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + timeout_s
         while "Ray runtime started" not in log.read_text(errors="replace"):
