@@ -37,7 +37,6 @@ def contents(path: Path) -> List[str]:
         return [json.loads(line)["content"] for line in lines if line.strip()]
 
 
-
 def embed(texts: List[str], model: str, batch_size: int = 64) -> np.ndarray:
     from sentence_transformers import SentenceTransformer
 
